@@ -1,0 +1,4 @@
+export * from "./schema";
+export * from "./audit";
+export * from "./values";
+export { PRODUCT_VERSION, solutionVersion } from "./version";

@@ -1,0 +1,2 @@
+export * from "./token-service";
+export * from "./server";

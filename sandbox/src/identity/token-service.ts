@@ -1,0 +1,246 @@
+/**
+ * The token side of the Entra ID emulator, without HTTP: registered confidential clients, user refresh
+ * tokens, and signed access tokens (JWT, RS256) that the Partner Center and Dataverse emulators verify.
+ *
+ * What real Entra ID does that matters to our clients, and is emulated:
+ *  - client credentials (`scope=<resource>/.default`, v2) → app token, `idtyp=app`, `oid` of the
+ *    service principal (Dataverse maps it to the application user);
+ *  - refresh token grant (v1 `resource=` and v2 `scope=`) → user token + a *rotated* refresh token;
+ *    the old refresh token keeps working until revoked, as Entra's do;
+ *  - expiry (`exp`), audience (`aud`) and signature checked by the resource.
+ * Not emulated: authorization-code sign-in, MFA, conditional access, certificate credentials.
+ */
+import { createSign, createVerify, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "node:crypto";
+
+export interface ConfidentialClient {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly tenantId: string;
+  readonly displayName: string;
+  /** Object id of the service principal: Dataverse's application user carries it. */
+  readonly objectId: string;
+}
+
+export interface SandboxUser {
+  readonly objectId: string;
+  readonly userPrincipalName: string;
+  readonly displayName: string;
+  readonly tenantId: string;
+}
+
+export interface TokenClaims {
+  readonly aud: string;
+  readonly iss: string;
+  readonly tid: string;
+  readonly appid: string;
+  readonly oid: string;
+  readonly sub: string;
+  readonly idtyp: "app" | "user";
+  readonly upn?: string;
+  readonly name?: string;
+  readonly scp?: string;
+  readonly iat: number;
+  readonly nbf: number;
+  readonly exp: number;
+  readonly uti: string;
+}
+
+export interface IssuedToken {
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly expiresOn: number;
+  readonly claims: TokenClaims;
+}
+
+export class TokenError extends Error {
+  constructor(
+    readonly code: "invalid_client" | "invalid_grant" | "invalid_request" | "unsupported_grant_type" | "invalid_scope",
+    message: string,
+  ) {
+    super(message);
+    this.name = "TokenError";
+  }
+}
+
+export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string };
+
+/** What a resource (an emulator) needs to check a bearer token. */
+export interface TokenVerifier {
+  verify(authorization: string | undefined, audience: string | readonly string[]): VerifyResult;
+}
+
+interface RefreshGrant {
+  readonly clientId: string;
+  readonly user: SandboxUser;
+  revoked: boolean;
+}
+
+const b64url = (b: Buffer | string): string => Buffer.from(b).toString("base64url");
+
+export interface TokenServiceOptions {
+  /** Lifetime of access tokens in seconds (Entra: 60–90 minutes). Tests shorten it to exercise refresh. */
+  accessTokenLifetimeSeconds?: number;
+  /** Issuer base, e.g. the emulator's URL; defaults to the real login host. */
+  issuerBase?: string;
+  now?: () => number;
+}
+
+export class TokenService implements TokenVerifier {
+  private readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly keyId = randomUUID();
+  private readonly clients = new Map<string, ConfidentialClient>();
+  private readonly refreshGrants = new Map<string, RefreshGrant>();
+  private accessTokenLifetime: number;
+  private readonly issuerBase: string;
+  private readonly now: () => number;
+
+  constructor(options: TokenServiceOptions = {}) {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    this.privateKey = privateKey;
+    this.publicKey = publicKey;
+    this.accessTokenLifetime = options.accessTokenLifetimeSeconds ?? 3600;
+    this.issuerBase = options.issuerBase ?? "https://sts.windows.net";
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  setAccessTokenLifetime(seconds: number): void {
+    this.accessTokenLifetime = seconds;
+  }
+
+  registerClient(client: Partial<ConfidentialClient> & { clientId: string; clientSecret: string }): ConfidentialClient {
+    const full: ConfidentialClient = {
+      tenantId: client.tenantId ?? "00000000-0000-0000-0000-0000000000aa",
+      displayName: client.displayName ?? client.clientId,
+      objectId: client.objectId ?? randomUUID(),
+      ...client,
+    };
+    this.clients.set(full.clientId, full);
+    return full;
+  }
+
+  getClient(clientId: string): ConfidentialClient | undefined {
+    return this.clients.get(clientId);
+  }
+
+  /** What an admin gets once after signing in the service account interactively (the sign-in itself is not emulated). */
+  issueRefreshToken(clientId: string, user: SandboxUser): string {
+    if (!this.clients.has(clientId)) throw new TokenError("invalid_client", `AADSTS700016: Application '${clientId}' not found.`);
+    const token = `0.sandbox.${b64url(randomBytes(48))}`;
+    this.refreshGrants.set(token, { clientId, user, revoked: false });
+    return token;
+  }
+
+  revokeRefreshToken(token: string): void {
+    const g = this.refreshGrants.get(token);
+    if (g) g.revoked = true;
+  }
+
+  /** Revokes every refresh token of a user, as a password reset does. */
+  revokeUser(userPrincipalName: string): void {
+    for (const g of this.refreshGrants.values()) if (g.user.userPrincipalName === userPrincipalName) g.revoked = true;
+  }
+
+  private authenticateClient(clientId: string | undefined, clientSecret: string | undefined): ConfidentialClient {
+    if (!clientId) throw new TokenError("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
+    const client = this.clients.get(clientId);
+    if (!client) throw new TokenError("invalid_client", `AADSTS700016: Application with identifier '${clientId}' was not found in the directory.`);
+    if (!clientSecret || clientSecret !== client.clientSecret)
+      throw new TokenError("invalid_client", "AADSTS7000215: Invalid client secret provided.");
+    return client;
+  }
+
+  clientCredentials(params: { clientId?: string; clientSecret?: string; resource: string }): IssuedToken {
+    const client = this.authenticateClient(params.clientId, params.clientSecret);
+    return this.sign({
+      aud: params.resource,
+      tid: client.tenantId,
+      appid: client.clientId,
+      oid: client.objectId,
+      sub: client.objectId,
+      idtyp: "app",
+    });
+  }
+
+  refresh(params: {
+    clientId?: string;
+    clientSecret?: string;
+    refreshToken?: string;
+    resource: string;
+  }): IssuedToken & { refreshToken: string } {
+    const client = this.authenticateClient(params.clientId, params.clientSecret);
+    const grant = params.refreshToken ? this.refreshGrants.get(params.refreshToken) : undefined;
+    if (!grant || grant.clientId !== client.clientId)
+      throw new TokenError("invalid_grant", "AADSTS9002313: Invalid request. Request is malformed or invalid.");
+    if (grant.revoked)
+      throw new TokenError(
+        "invalid_grant",
+        "AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+      );
+    const token = this.sign({
+      aud: params.resource,
+      tid: grant.user.tenantId,
+      appid: client.clientId,
+      oid: grant.user.objectId,
+      sub: grant.user.objectId,
+      idtyp: "user",
+      upn: grant.user.userPrincipalName,
+      name: grant.user.displayName,
+      scp: "user_impersonation",
+    });
+    const rotated = `0.sandbox.${b64url(randomBytes(48))}`;
+    this.refreshGrants.set(rotated, { clientId: client.clientId, user: grant.user, revoked: false });
+    return { ...token, refreshToken: rotated };
+  }
+
+  private sign(claims: Omit<TokenClaims, "iss" | "iat" | "nbf" | "exp" | "uti">): IssuedToken {
+    const iat = Math.floor(this.now() / 1000);
+    const full: TokenClaims = {
+      ...claims,
+      iss: `${this.issuerBase}/${claims.tid}/`,
+      iat,
+      nbf: iat - 5,
+      exp: iat + this.accessTokenLifetime,
+      uti: b64url(randomBytes(12)),
+    };
+    const header = { typ: "JWT", alg: "RS256", kid: this.keyId };
+    const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(full))}`;
+    const signature = createSign("RSA-SHA256").update(body).sign(this.privateKey);
+    return {
+      accessToken: `${body}.${b64url(signature)}`,
+      expiresIn: this.accessTokenLifetime,
+      expiresOn: full.exp,
+      claims: full,
+    };
+  }
+
+  verify(authorization: string | undefined, audience: string | readonly string[]): VerifyResult {
+    if (!authorization) return { ok: false, reason: "missing Authorization header" };
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!m) return { ok: false, reason: "Authorization is not a Bearer token" };
+    const parts = (m[1] as string).split(".");
+    if (parts.length !== 3) return { ok: false, reason: "malformed token" };
+    const [h, p, s] = parts as [string, string, string];
+    const valid = createVerify("RSA-SHA256").update(`${h}.${p}`).verify(this.publicKey, Buffer.from(s, "base64url"));
+    if (!valid) return { ok: false, reason: "invalid signature" };
+    let claims: TokenClaims;
+    try {
+      claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as TokenClaims;
+    } catch {
+      return { ok: false, reason: "malformed token" };
+    }
+    const now = Math.floor(this.now() / 1000);
+    if (claims.exp <= now) return { ok: false, reason: "token expired" };
+    const audiences = typeof audience === "string" ? [audience] : audience;
+    const norm = (a: string) => a.replace(/\/+$/, "").toLowerCase();
+    if (!audiences.some((a) => norm(a) === norm(claims.aud)))
+      return { ok: false, reason: `token audience '${claims.aud}' is not this resource` };
+    return { ok: true, claims };
+  }
+
+  /** JWKS document of the signing key (`/discovery/v2.0/keys`). */
+  jwks(): { keys: Array<Record<string, unknown>> } {
+    const jwk = this.publicKey.export({ format: "jwk" });
+    return { keys: [{ ...jwk, kid: this.keyId, use: "sig", alg: "RS256", kty: "RSA" }] };
+  }
+}
