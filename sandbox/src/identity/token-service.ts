@@ -193,6 +193,24 @@ export class TokenService implements TokenVerifier {
     return { ...token, refreshToken: rotated };
   }
 
+  /**
+   * A user's access token for a resource, as if the user had signed in interactively (the sandbox's
+   * stand-in for a seller in the browser or a Microsoft seller). No refresh token.
+   */
+  issueUserAccessToken(user: SandboxUser, resource: string, clientId = "sandbox-interactive"): IssuedToken {
+    return this.sign({
+      aud: resource,
+      tid: user.tenantId,
+      appid: clientId,
+      oid: user.objectId,
+      sub: user.objectId,
+      idtyp: "user",
+      upn: user.userPrincipalName,
+      name: user.displayName,
+      scp: "user_impersonation",
+    });
+  }
+
   private sign(claims: Omit<TokenClaims, "iss" | "iat" | "nbf" | "exp" | "uti">): IssuedToken {
     const iat = Math.floor(this.now() / 1000);
     const full: TokenClaims = {
