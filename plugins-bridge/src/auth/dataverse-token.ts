@@ -1,0 +1,111 @@
+/**
+ * Dataverse tokens for the bridge's application user: MSAL client credentials (specs/dataverse.md
+ * §4.10). MSAL insists on an https authority, so the authority is always the real login host; the
+ * network client below sends MSAL's calls to the configured login URL instead, which is how the
+ * sandbox's Entra emulator (plain http on localhost) is reached. Authority and cloud discovery
+ * metadata are given up front so MSAL makes no discovery calls at all.
+ */
+import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from "@azure/msal-node";
+import { AuthError, TransientError } from "../http/errors";
+
+const MSAL_HOST = "login.microsoftonline.com";
+
+export interface ClientCredentialsOptions {
+  readonly loginUrl: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** e.g. https://contoso.crm.dynamics.com — the token's audience. */
+  readonly resource: string;
+}
+
+function redirectingNetworkClient(loginUrl: string): INetworkModule {
+  const target = loginUrl.replace(/\/+$/, "");
+  const rewrite = (url: string) => url.replace(/^https:\/\/login\.microsoftonline\.com/i, target);
+  const toResponse = async <T>(res: Response): Promise<NetworkResponse<T>> => {
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => (headers[k] = v));
+    return { status: res.status, headers, body: (await res.json().catch(() => ({}))) as T };
+  };
+  return {
+    async sendGetRequestAsync<T>(url: string, options?: { headers?: Record<string, string> }) {
+      return toResponse<T>(await fetch(rewrite(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) }));
+    },
+    async sendPostRequestAsync<T>(url: string, options?: { headers?: Record<string, string>; body?: string }) {
+      return toResponse<T>(
+        await fetch(rewrite(url), {
+          method: "POST",
+          headers: options?.headers,
+          body: options?.body,
+          signal: AbortSignal.timeout(30_000),
+        }),
+      );
+    },
+  };
+}
+
+export class ClientCredentialsProvider {
+  private readonly app: ConfidentialClientApplication;
+  private readonly scope: string;
+  private lastError?: { message: string; at: number };
+
+  constructor(private readonly options: ClientCredentialsOptions) {
+    const authority = `https://${MSAL_HOST}/${options.tenantId}`;
+    const base = `https://${MSAL_HOST}/${options.tenantId}`;
+    this.scope = `${options.resource.replace(/\/+$/, "")}/.default`;
+    this.app = new ConfidentialClientApplication({
+      auth: {
+        clientId: options.clientId,
+        clientSecret: options.clientSecret,
+        authority,
+        knownAuthorities: [MSAL_HOST],
+        cloudDiscoveryMetadata: JSON.stringify({
+          tenant_discovery_endpoint: `${base}/v2.0/.well-known/openid-configuration`,
+          "api-version": "1.1",
+          metadata: [{ preferred_network: MSAL_HOST, preferred_cache: MSAL_HOST, aliases: [MSAL_HOST] }],
+        }),
+        authorityMetadata: JSON.stringify({
+          token_endpoint: `${base}/oauth2/v2.0/token`,
+          authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+          end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+          issuer: `https://${MSAL_HOST}/${options.tenantId}/v2.0`,
+          jwks_uri: `${base}/discovery/v2.0/keys`,
+        }),
+      },
+      system: { networkClient: redirectingNetworkClient(options.loginUrl) },
+    });
+  }
+
+  health(): { ok: boolean; lastError?: string; lastErrorAt?: string } {
+    if (!this.lastError) return { ok: true };
+    return { ok: false, lastError: this.lastError.message, lastErrorAt: new Date(this.lastError.at).toISOString() };
+  }
+
+  /** MSAL caches the token in memory and renews it before expiry. */
+  async getToken(): Promise<string> {
+    const details = { service: "entra" as const, method: "POST", path: `/${this.options.tenantId}/oauth2/v2.0/token` };
+    try {
+      const result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope] });
+      if (!result?.accessToken) throw new AuthError("Dataverse sign-in returned no token", details);
+      this.lastError = undefined;
+      return result.accessToken;
+    } catch (err) {
+      if (err instanceof AuthError) throw this.record(err);
+      const code = (err as { errorCode?: string }).errorCode ?? "";
+      const message = (err as Error).message ?? String(err);
+      const transient = /network|timeout|ECONN|fetch failed/i.test(message + code);
+      const wrapped = transient
+        ? new TransientError(`Dataverse sign-in: the token endpoint did not answer (${code || "network"})`, { ...details, cause: err })
+        : new AuthError(
+            `Dataverse sign-in failed (${code || "unknown"}): check DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID and DATAVERSE_CLIENT_SECRET, and that the application user exists in the environment.`,
+            { ...details, code, cause: err },
+          );
+      throw this.record(wrapped);
+    }
+  }
+
+  private record<E extends Error>(err: E): E {
+    this.lastError = { message: err.message, at: Date.now() };
+    return err;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The bridge's configuration, from environment variables only (twelve-factor): validated at start-up
+ * with one clear message per mistake, secrets kept out of every printable view.
+ */
+import { hostname } from "node:os";
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const url = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === "https:" || u.protocol === "http:";
+      } catch {
+        return false;
+      }
+    }, `must be an absolute http(s) URL (${what})`)
+    .transform((v) => v.replace(/\/+$/, ""));
+
+const secret = (min: number, what: string) =>
+  z.string().min(min, `must be at least ${min} characters (${what})`);
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be a whole number between ${min} and ${max}, got '${v}'` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const originList = z
+  .string()
+  .transform((v, ctx) => {
+    const out: string[] = [];
+    for (const raw of v.split(",").map((s) => s.trim()).filter(Boolean)) {
+      try {
+        const u = new URL(raw);
+        if (u.pathname !== "/" || u.search || u.hash) throw new Error("not an origin");
+        out.push(u.origin);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `'${raw}' is not an origin like https://host[:port]` });
+      }
+    }
+    return out;
+  });
+
+/** Every variable the bridge reads, with its default and what it is for (README lists the same). */
+const EnvSchema = z.object({
+  BRIDGE_PORT: intFromEnv(7070, 0, 65535),
+  BRIDGE_HOST: z.string().default("0.0.0.0"),
+  BRIDGE_PUBLIC_URL: url("the URL Partner Center and Dataverse call: https://bridge.example.com").optional(),
+  BRIDGE_ADMIN_TOKEN: secret(24, "protects the admin API and the status page's actions"),
+  BRIDGE_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection string")
+    .optional(),
+  BRIDGE_SQLITE_PATH: z.string().min(1).default("./data/cosell-bridge.sqlite"),
+
+  DATAVERSE_URL: url("your environment, e.g. https://contoso.crm.dynamics.com"),
+  DATAVERSE_TENANT_ID: z.string().min(1, "is required (Entra tenant id of the Dataverse environment)"),
+  DATAVERSE_CLIENT_ID: z.string().min(1, "is required (app registration of the bridge's application user)"),
+  DATAVERSE_CLIENT_SECRET: z.string().min(1, "is required (client secret of that app registration)"),
+  DATAVERSE_WEBHOOK_KEY: secret(24, "the HttpHeader key Dataverse sends with every webhook"),
+
+  PARTNER_CENTER_TENANT_ID: z.string().min(1, "is required (your partner tenant id)"),
+  PARTNER_CENTER_CLIENT_ID: z.string().min(1, "is required (app registration used for Partner Center App+User)"),
+  PARTNER_CENTER_CLIENT_SECRET: z.string().min(1, "is required"),
+  PARTNER_CENTER_REFRESH_TOKEN: z
+    .string()
+    .min(1, "is required (refresh token of the Referrals admin service account; see docs/install.md)"),
+  PARTNER_CENTER_API_URL: url("Referrals API host").default("https://api.partner.microsoft.com"),
+  PARTNER_CENTER_WEBHOOKS_URL: url("Webhooks API host").default("https://api.partnercenter.microsoft.com"),
+  PARTNER_CENTER_REFERRAL_LINK: z
+    .string()
+    .default("https://partner.microsoft.com/dashboard/referrals/v2/opportunities/{id}")
+    .refine((v) => v.includes("{id}"), "must contain {id} where the referral id goes"),
+  PC_WEBHOOK_CERT_ORIGINS: originList.default(["https://3psostorageacct.blob.core.windows.net"]),
+  PC_WEBHOOK_CERT_ORGANIZATION: z.string().default("Microsoft Corporation"),
+
+  ENTRA_LOGIN_URL: url("Entra ID login host").default("https://login.microsoftonline.com"),
+
+  MAPPING_FILE: z.string().optional(),
+  RECONCILE_INTERVAL_SECONDS: intFromEnv(300, 0, 86_400),
+  SYNC_MAX_ATTEMPTS: intFromEnv(8, 1, 100),
+  WORKER_CONCURRENCY: intFromEnv(8, 1, 256),
+  DATAVERSE_MAX_CONCURRENCY: intFromEnv(16, 1, 52),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type BridgeEnv = z.output<typeof EnvSchema>;
+
+export interface BridgeConfig {
+  readonly http: { port: number; host: string; publicUrl?: string; adminToken: string };
+  readonly instanceId: string;
+  readonly store: { kind: "sqlite"; path: string } | { kind: "postgres"; connectionString: string };
+  readonly dataverse: {
+    url: string;
+    tenantId: string;
+    clientId: string;
+    clientSecret: string;
+    webhookKey: string;
+    maxConcurrency: number;
+  };
+  readonly partnerCenter: {
+    tenantId: string;
+    clientId: string;
+    clientSecret: string;
+    refreshToken: string;
+    apiUrl: string;
+    webhooksUrl: string;
+    referralLinkTemplate: string;
+    certificateOrigins: readonly string[];
+    certificateOrganization: string;
+  };
+  readonly loginUrl: string;
+  readonly mappingFile?: string;
+  readonly reconcileIntervalSeconds: number;
+  readonly maxAttempts: number;
+  readonly workerConcurrency: number;
+  readonly logLevel: BridgeEnv["LOG_LEVEL"];
+}
+
+/** Header the Dataverse service endpoint sends (HttpHeader auth); its value is DATAVERSE_WEBHOOK_KEY. */
+export const DATAVERSE_WEBHOOK_HEADER = "x-cosell-webhook-key";
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const v = env[key];
+    input[key] = v === undefined || v === "" ? undefined : v;
+  }
+  const parsed = EnvSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "");
+      const msg = i.code === "invalid_type" && input[name] === undefined ? "is required" : i.message;
+      // Never echo a value: it may be a secret.
+      return `${name} ${msg}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.BRIDGE_PUBLIC_URL?.startsWith("http:") && !isLoopback(e.BRIDGE_PUBLIC_URL))
+    problems.push("BRIDGE_PUBLIC_URL must use https (Partner Center and Dataverse call it over the internet)");
+  for (const o of e.PC_WEBHOOK_CERT_ORIGINS)
+    if (o.startsWith("http:") && !isLoopback(o))
+      problems.push(`PC_WEBHOOK_CERT_ORIGINS: '${o}' must use https (only loopback sandbox origins may use http)`);
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    http: { port: e.BRIDGE_PORT, host: e.BRIDGE_HOST, publicUrl: e.BRIDGE_PUBLIC_URL, adminToken: e.BRIDGE_ADMIN_TOKEN },
+    instanceId: e.BRIDGE_INSTANCE_ID,
+    store: e.DATABASE_URL
+      ? { kind: "postgres", connectionString: e.DATABASE_URL }
+      : { kind: "sqlite", path: e.BRIDGE_SQLITE_PATH },
+    dataverse: {
+      url: e.DATAVERSE_URL,
+      tenantId: e.DATAVERSE_TENANT_ID,
+      clientId: e.DATAVERSE_CLIENT_ID,
+      clientSecret: e.DATAVERSE_CLIENT_SECRET,
+      webhookKey: e.DATAVERSE_WEBHOOK_KEY,
+      maxConcurrency: e.DATAVERSE_MAX_CONCURRENCY,
+    },
+    partnerCenter: {
+      tenantId: e.PARTNER_CENTER_TENANT_ID,
+      clientId: e.PARTNER_CENTER_CLIENT_ID,
+      clientSecret: e.PARTNER_CENTER_CLIENT_SECRET,
+      refreshToken: e.PARTNER_CENTER_REFRESH_TOKEN,
+      apiUrl: e.PARTNER_CENTER_API_URL,
+      webhooksUrl: e.PARTNER_CENTER_WEBHOOKS_URL,
+      referralLinkTemplate: e.PARTNER_CENTER_REFERRAL_LINK,
+      certificateOrigins: e.PC_WEBHOOK_CERT_ORIGINS,
+      certificateOrganization: e.PC_WEBHOOK_CERT_ORGANIZATION,
+    },
+    loginUrl: e.ENTRA_LOGIN_URL,
+    mappingFile: e.MAPPING_FILE,
+    reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    maxAttempts: e.SYNC_MAX_ATTEMPTS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function isLoopback(u: string): boolean {
+  const h = new URL(u).hostname;
+  return h === "127.0.0.1" || h === "localhost" || h === "[::1]" || h === "::1";
+}
+
+/** Every secret the configuration holds: the logger redacts these wherever they appear. */
+export function configSecrets(c: BridgeConfig): string[] {
+  return [
+    c.http.adminToken,
+    c.dataverse.clientSecret,
+    c.dataverse.webhookKey,
+    c.partnerCenter.clientSecret,
+    c.partnerCenter.refreshToken,
+  ].filter((s) => s.length > 0);
+}
+
+/** The configuration as it may be printed: secrets replaced by a marker. */
+export function describeConfig(c: BridgeConfig): Record<string, unknown> {
+  const hidden = "[set]";
+  return {
+    http: { ...c.http, adminToken: hidden },
+    instanceId: c.instanceId,
+    store: c.store.kind === "postgres" ? { kind: "postgres", connectionString: redactUrl(c.store.connectionString) } : c.store,
+    dataverse: { ...c.dataverse, clientSecret: hidden, webhookKey: hidden },
+    partnerCenter: { ...c.partnerCenter, clientSecret: hidden, refreshToken: hidden },
+    loginUrl: c.loginUrl,
+    mappingFile: c.mappingFile ?? "(built-in default)",
+    reconcileIntervalSeconds: c.reconcileIntervalSeconds,
+    maxAttempts: c.maxAttempts,
+    workerConcurrency: c.workerConcurrency,
+    logLevel: c.logLevel,
+  };
+}
+
+/** postgres://user:password@host/db → postgres://user:***@host/db */
+export function redactUrl(u: string): string {
+  try {
+    const parsed = new URL(u);
+    if (parsed.password) parsed.password = "***";
+    for (const key of [...parsed.searchParams.keys()])
+      if (/pass|secret|token|key|code/i.test(key)) parsed.searchParams.set(key, "***");
+    return parsed.toString();
+  } catch {
+    return "[unparseable URL]";
+  }
+}
