@@ -45,6 +45,8 @@ export interface OptionDefinition {
   readonly labels: readonly LocalizedLabel[];
   /** statecode option of a status reason (statuscode) option. */
   readonly state?: number;
+  /** Default status reason of a state (statecode) option (`defaultstatus`). */
+  readonly defaultStatus?: number;
 }
 
 export interface OptionSetDefinition {
@@ -180,6 +182,8 @@ export interface SolutionContents {
   readonly friendlyName: string;
   readonly version: string;
   readonly managed: boolean;
+  /** `<Managed>` as written: 0 unmanaged, 1 managed, 2 "Both" (pac source; read as unmanaged). */
+  readonly managedFlag?: 0 | 1 | 2;
   readonly publisher: {
     readonly uniqueName: string;
     readonly customizationPrefix: string;
