@@ -1,0 +1,679 @@
+/**
+ * The Store over either engine. Every operation is written once as SQL both engines accept; the few
+ * places where they differ (PostgreSQL's row and advisory locks in the claim, jsonb) branch on
+ * `this.pg`. The claim algorithm and the guarantees are explained in README.md.
+ */
+import {
+  JobNotFoundError,
+  JobStateError,
+  LeaseLostError,
+  LinkConflictError,
+  StaleLinkError,
+  StoreClosedError,
+} from "./errors";
+import { isUniqueViolation, stmt, type Engine, type Op, type Row, type RunMode, type StmtResult } from "./engine";
+import { encodeJson, num, str, strOrNull, toEvent, toJob, toLink, toSyncRecord, decodeJson } from "./rows";
+import type {
+  EnqueueInput,
+  EnqueueResult,
+  EventSource,
+  IncomingEvent,
+  Job,
+  Link,
+  LinkEntity,
+  ListLinksQuery,
+  MoveLinkInput,
+  PruneInput,
+  PruneResult,
+  QueueStats,
+  RecordEventResult,
+  RetryResult,
+  SaveLinkInput,
+  Store,
+  StoredEvent,
+  SyncRecord,
+  SyncRecordInput,
+} from "./types";
+
+/** Namespace of the advisory locks the claim takes per link (first half of the two-int key). */
+const CLAIM_LOCK_CLASS = 74200;
+/** Candidates the PostgreSQL claim locks at once; others skip them, so a few is enough. */
+const CLAIM_CANDIDATES = 3;
+
+/** A job is at the head of its link when no other job of the link runs and none queued is older. */
+function headOfLink(job: string): string {
+  return `NOT EXISTS (
+    SELECT 1 FROM jobs e
+    WHERE e.link_key = ${job}.link_key AND e.id <> ${job}.id
+      AND (e.state = 'running' OR (e.state = 'queued' AND e.id < ${job}.id)))`;
+}
+
+/** Merging into the queued job of the same link and kind. A job in backoff keeps its run_at. */
+const MERGE_QUEUED = `ON CONFLICT (link_key, kind) WHERE state = 'queued' DO UPDATE SET
+  payload = excluded.payload,
+  coalesced = jobs.coalesced + 1,
+  run_at = CASE WHEN jobs.attempts = 0 AND excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
+  updated_at = excluded.updated_at`;
+
+const LINK_COLUMNS =
+  "key, referral_id, engagement_id, entity, record_id, base, pc_etag, crm_etag, last_synced_at, state, version, created_at, updated_at";
+
+export interface SqlStoreOptions {
+  readonly maxAttempts: number;
+  readonly now: () => number;
+}
+
+function clampLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  return Math.min(limit, max);
+}
+
+function requireText(value: string, what: string): void {
+  if (typeof value !== "string" || value.length === 0) throw new TypeError(`${what} must be a non-empty string`);
+}
+
+export class SqlStore implements Store {
+  readonly kind: "sqlite" | "postgres";
+  private readonly pg: boolean;
+  private readonly json: string;
+  private closed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: SqlStoreOptions,
+  ) {
+    this.kind = engine.dialect;
+    this.pg = engine.dialect === "postgres";
+    this.json = this.pg ? "CAST(? AS jsonb)" : "?";
+  }
+
+  private run<T>(op: () => Op<T>, mode: RunMode): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    return this.engine.run(op, mode);
+  }
+
+  /** Re-runs an operation that lost a race on a unique index to a concurrent writer (PostgreSQL). */
+  private async runRetryingUnique<T>(op: () => Op<T>, mode: RunMode): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(op, mode);
+      } catch (err) {
+        if (attempt >= 3 || !isUniqueViolation(err)) throw err;
+      }
+    }
+  }
+
+  private now(): number {
+    return this.options.now();
+  }
+
+  // ── Inbox ──────────────────────────────────────────────────────────────────────────────────
+
+  recordEvent(event: IncomingEvent): Promise<RecordEventResult> {
+    requireText(event.dedupeKey, "dedupeKey");
+    requireText(event.linkKey, "linkKey");
+    const payload = encodeJson(event.payload, "event payload");
+    const kind = event.jobKind ?? "sync";
+    const receivedAt = event.receivedAt.getTime();
+    const now = this.now();
+
+    if (this.pg) {
+      // One statement, one round trip: the event row and its job commit together or not at all.
+      return this.run(function* () {
+        const r = yield stmt(
+          `WITH ev AS (
+             INSERT INTO events (source, dedupe_key, link_key, received_at, payload)
+             VALUES (?, ?, ?, ?, CAST(? AS jsonb))
+             ON CONFLICT (source, dedupe_key) DO NOTHING
+             RETURNING id),
+           job AS (
+             INSERT INTO jobs (link_key, kind, payload, state, run_at, attempts, coalesced, created_at, updated_at)
+             SELECT ?, ?, jsonb_build_object('source', CAST(? AS text), 'eventId', ev.id), 'queued', ?, 0, 0, ?, ?
+             FROM ev
+             ${MERGE_QUEUED}
+             RETURNING id, coalesced)
+           SELECT ev.id AS event_id, job.id AS job_id, job.coalesced FROM ev, job`,
+          event.source,
+          event.dedupeKey,
+          event.linkKey,
+          receivedAt,
+          payload,
+          event.linkKey,
+          kind,
+          event.source,
+          now,
+          now,
+          now,
+        );
+        const row = r.rows[0];
+        if (!row) return { isNew: false };
+        return { isNew: true, eventId: num(row, "event_id"), jobId: num(row, "job_id"), coalesced: num(row, "coalesced") > 0 };
+      }, "auto");
+    }
+
+    return this.run(() => this.recordEventSqliteOp(event, kind, payload, receivedAt, now), "tx");
+  }
+
+  private *recordEventSqliteOp(event: IncomingEvent, kind: string, payload: string, receivedAt: number, now: number): Op<RecordEventResult> {
+    {
+      const ev = yield stmt(
+        `INSERT INTO events (source, dedupe_key, link_key, received_at, payload) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
+        event.source,
+        event.dedupeKey,
+        event.linkKey,
+        receivedAt,
+        payload,
+      );
+      const row = ev.rows[0];
+      if (!row) return { isNew: false };
+      const eventId = num(row, "id");
+      const job = yield* this.enqueueOp(event.linkKey, kind, encodeJson({ source: event.source, eventId }, "job"), now, now);
+      return { isNew: true, eventId, jobId: job.jobId, coalesced: job.coalesced };
+    }
+  }
+
+  getEvent(id: number): Promise<StoredEvent | undefined> {
+    const dialect = this.kind;
+    return this.run(function* () {
+      const r = yield stmt("SELECT * FROM events WHERE id = ?", id);
+      return r.rows[0] ? toEvent(dialect, r.rows[0]) : undefined;
+    }, "auto");
+  }
+
+  findEvent(source: EventSource, dedupeKey: string): Promise<StoredEvent | undefined> {
+    const dialect = this.kind;
+    return this.run(function* () {
+      const r = yield stmt("SELECT * FROM events WHERE source = ? AND dedupe_key = ?", source, dedupeKey);
+      return r.rows[0] ? toEvent(dialect, r.rows[0]) : undefined;
+    }, "auto");
+  }
+
+  // ── Jobs ───────────────────────────────────────────────────────────────────────────────────
+
+  private *enqueueOp(linkKey: string, kind: string, payloadJson: string, runAt: number, now: number): Op<EnqueueResult> {
+    const r = yield stmt(
+      `INSERT INTO jobs (link_key, kind, payload, state, run_at, attempts, coalesced, created_at, updated_at)
+       VALUES (?, ?, ${this.json}, 'queued', ?, 0, 0, ?, ?)
+       ${MERGE_QUEUED}
+       RETURNING id, coalesced`,
+      linkKey,
+      kind,
+      payloadJson,
+      runAt,
+      now,
+      now,
+    );
+    const row = r.rows[0];
+    if (!row) throw new Error("enqueue returned no row");
+    // coalesced only ever grows from 0 on a merge, so 0 means this statement inserted the row.
+    return { jobId: num(row, "id"), coalesced: num(row, "coalesced") > 0 };
+  }
+
+  enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    requireText(input.linkKey, "linkKey");
+    requireText(input.kind, "kind");
+    const payload = encodeJson(input.payload, "job payload");
+    const now = this.now();
+    const runAt = input.runAt ? input.runAt.getTime() : now;
+    return this.run(() => this.enqueueOp(input.linkKey, input.kind, payload, runAt, now), "auto");
+  }
+
+  claimNext(workerId: string, leaseMs: number): Promise<Job | undefined> {
+    requireText(workerId, "workerId");
+    if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, got ${leaseMs}`);
+    const now = this.now();
+    const dialect = this.kind;
+    const claim = (id: number) =>
+      stmt(
+        `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id = ? AND state = 'queued' AND ${headOfLink("jobs")}
+         RETURNING *`,
+        workerId,
+        now + leaseMs,
+        now,
+        id,
+      );
+
+    if (!this.pg) {
+      // BEGIN IMMEDIATE: the whole file is locked for writing, so pick-and-mark is atomic.
+      return this.run(function* () {
+        const c = yield stmt(
+          `SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ? AND ${headOfLink("j")} ORDER BY j.id LIMIT 1`,
+          now,
+        );
+        const candidate = c.rows[0];
+        if (!candidate) return undefined;
+        const r = yield claim(num(candidate, "id"));
+        return r.rows[0] ? toJob(dialect, r.rows[0]) : undefined;
+      }, "tx");
+    }
+
+    return this.run(function* () {
+      // Candidates, locked and skipped by other claimers. Their snapshot may be older than the
+      // latest commit of another claimer on the same link, so each is re-checked below.
+      const c = yield stmt(
+        `SELECT j.id, j.link_key FROM jobs j
+         WHERE j.state = 'queued' AND j.run_at <= ? AND ${headOfLink("j")}
+         ORDER BY j.id LIMIT ${CLAIM_CANDIDATES} FOR UPDATE OF j SKIP LOCKED`,
+        now,
+      );
+      for (const candidate of c.rows) {
+        // One claimer per link at a time. Once we hold the lock, every earlier claim of this link
+        // has committed, so the next statement's fresh snapshot sees it.
+        const l = yield stmt("SELECT pg_try_advisory_xact_lock(?, hashtext(?)) AS ok", CLAIM_LOCK_CLASS, str(candidate, "link_key"));
+        if (l.rows[0]?.["ok"] !== true) continue;
+        const r = yield claim(num(candidate, "id"));
+        if (r.rows[0]) return toJob(dialect, r.rows[0]);
+      }
+      return undefined;
+    }, "tx");
+  }
+
+  /** Reads a job for a state change, locking its row on PostgreSQL. */
+  private *lockJob(jobId: number): Op<Job> {
+    const r = yield stmt(`SELECT * FROM jobs WHERE id = ?${this.pg ? " FOR UPDATE" : ""}`, jobId);
+    if (!r.rows[0]) throw new JobNotFoundError(jobId);
+    return toJob(this.kind, r.rows[0]);
+  }
+
+  private static checkHeld(job: Job, workerId: string | undefined, action: string): void {
+    if (workerId !== undefined) {
+      if (job.state !== "running" || job.lockedBy !== workerId) throw new LeaseLostError(job.id, workerId);
+    } else if (job.state !== "running") {
+      throw new JobStateError(job.id, job.state, action);
+    }
+  }
+
+  /**
+   * Puts a job back in the queue. A job queued meanwhile for the same link and kind is merged into
+   * it (its newer payload kept), which keeps "one queued job per link and kind" and the older id.
+   */
+  private *requeueOp(job: Job, fields: { runAt: number; lastError: string | null; resetAttempts: boolean }, now: number): Op<void> {
+    const sibling = yield stmt(
+      "DELETE FROM jobs WHERE link_key = ? AND kind = ? AND state = 'queued' AND id <> ? RETURNING payload, coalesced",
+      job.linkKey,
+      job.kind,
+      job.id,
+    );
+    const merged = sibling.rows[0];
+    const payload = merged ? encodeJson(decodeJson(this.kind, merged, "payload"), "job payload") : encodeJson(job.payload, "job payload");
+    const coalesced = job.coalesced + (merged ? num(merged, "coalesced") + 1 : 0);
+    yield stmt(
+      `UPDATE jobs SET state = 'queued', run_at = ?, locked_by = NULL, locked_until = NULL, last_error = ?,
+         payload = ${this.json}, coalesced = ?, attempts = ?, updated_at = ?
+       WHERE id = ?`,
+      fields.runAt,
+      fields.lastError,
+      payload,
+      coalesced,
+      fields.resetAttempts ? 0 : job.attempts,
+      now,
+      job.id,
+    );
+  }
+
+  private static deadStmt(jobId: number, reason: string, now: number) {
+    return stmt(
+      `UPDATE jobs SET state = 'dead', last_error = ?, locked_by = NULL, locked_until = NULL, updated_at = ? WHERE id = ?`,
+      reason,
+      now,
+      jobId,
+    );
+  }
+
+  async complete(jobId: number, workerId?: string): Promise<void> {
+    await this.run(() => this.completeOp(jobId, workerId), "tx");
+  }
+
+  private *completeOp(jobId: number, workerId: string | undefined): Op<void> {
+    const job = yield* this.lockJob(jobId);
+    SqlStore.checkHeld(job, workerId, "complete");
+    yield stmt("DELETE FROM jobs WHERE id = ?", jobId);
+  }
+
+  retryLater(jobId: number, retry: { error: string; runAt: Date; workerId?: string }): Promise<RetryResult> {
+    const now = this.now();
+    return this.runRetryingUnique(() => this.retryLaterOp(jobId, retry, now), "tx");
+  }
+
+  private *retryLaterOp(jobId: number, retry: { error: string; runAt: Date; workerId?: string }, now: number): Op<RetryResult> {
+    const job = yield* this.lockJob(jobId);
+    SqlStore.checkHeld(job, retry.workerId, "retry");
+    if (job.attempts >= this.options.maxAttempts) {
+      yield SqlStore.deadStmt(jobId, `gave up after ${job.attempts} attempts: ${retry.error}`, now);
+      return { state: "dead" };
+    }
+    yield* this.requeueOp(job, { runAt: retry.runAt.getTime(), lastError: retry.error, resetAttempts: false }, now);
+    return { state: "queued", runAt: retry.runAt };
+  }
+
+  async deadLetter(jobId: number, reason: string, workerId?: string): Promise<void> {
+    const now = this.now();
+    await this.run(() => this.deadLetterOp(jobId, reason, workerId, now), "tx");
+  }
+
+  private *deadLetterOp(jobId: number, reason: string, workerId: string | undefined, now: number): Op<void> {
+    const job = yield* this.lockJob(jobId);
+    if (workerId !== undefined) SqlStore.checkHeld(job, workerId, "dead-letter");
+    else if (job.state === "dead") throw new JobStateError(jobId, job.state, "dead-letter");
+    yield SqlStore.deadStmt(jobId, reason, now);
+  }
+
+  listDeadLetters(limit?: number): Promise<Job[]> {
+    const n = clampLimit(limit, 100, 1000);
+    const dialect = this.kind;
+    return this.run(function* () {
+      const r = yield stmt("SELECT * FROM jobs WHERE state = 'dead' ORDER BY updated_at DESC, id DESC LIMIT ?", n);
+      return r.rows.map((row) => toJob(dialect, row));
+    }, "auto");
+  }
+
+  async retryDeadLetter(jobId: number): Promise<void> {
+    const now = this.now();
+    await this.runRetryingUnique(() => this.retryDeadLetterOp(jobId, now), "tx");
+  }
+
+  private *retryDeadLetterOp(jobId: number, now: number): Op<void> {
+    const job = yield* this.lockJob(jobId);
+    if (job.state !== "dead") throw new JobStateError(jobId, job.state, "retry a dead letter of");
+    yield* this.requeueOp(job, { runAt: now, lastError: job.lastError, resetAttempts: true }, now);
+  }
+
+  reapExpiredLeases(at?: Date): Promise<number> {
+    const now = at ? at.getTime() : this.now();
+    return this.runRetryingUnique(() => this.reapOp(now), "tx");
+  }
+
+  private *reapOp(now: number): Op<number> {
+    const r = yield stmt(
+      `SELECT * FROM jobs WHERE state = 'running' AND locked_until < ? ORDER BY id${this.pg ? " FOR UPDATE SKIP LOCKED" : ""}`,
+      now,
+    );
+    for (const row of r.rows) {
+      const job = toJob(this.kind, row);
+      const why = `lease of worker ${job.lockedBy ?? "?"} expired`;
+      if (job.attempts >= this.options.maxAttempts) {
+        yield SqlStore.deadStmt(job.id, `gave up after ${job.attempts} attempts: ${why}`, now);
+      } else {
+        yield* this.requeueOp(job, { runAt: now, lastError: why, resetAttempts: false }, now);
+      }
+    }
+    return r.rows.length;
+  }
+
+  async extendLease(jobId: number, workerId: string, leaseMs: number): Promise<void> {
+    if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, got ${leaseMs}`);
+    const now = this.now();
+    const r = await this.run(function* (): Op<StmtResult> {
+      return yield stmt(
+        "UPDATE jobs SET locked_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND locked_by = ?",
+        now + leaseMs,
+        now,
+        jobId,
+        workerId,
+      );
+    }, "auto");
+    if (r.changes === 0) throw new LeaseLostError(jobId, workerId);
+  }
+
+  getJob(jobId: number): Promise<Job | undefined> {
+    const dialect = this.kind;
+    return this.run(function* () {
+      const r = yield stmt("SELECT * FROM jobs WHERE id = ?", jobId);
+      return r.rows[0] ? toJob(dialect, r.rows[0]) : undefined;
+    }, "auto");
+  }
+
+  queueStats(): Promise<QueueStats> {
+    const now = this.now();
+    return this.run(function* () {
+      const r = yield stmt(
+        `SELECT
+           COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
+           COALESCE(SUM(CASE WHEN state = 'queued' AND run_at <= ? THEN 1 ELSE 0 END), 0) AS ready,
+           COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS running,
+           COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS dead,
+           MIN(CASE WHEN state = 'queued' THEN created_at END) AS oldest_queued,
+           MIN(CASE WHEN state = 'queued' AND run_at <= ? THEN run_at END) AS oldest_due
+         FROM jobs`,
+        now,
+        now,
+      );
+      const row: Row = r.rows[0] ?? {};
+      const oldestQueued = row["oldest_queued"] === null || row["oldest_queued"] === undefined ? null : num(row, "oldest_queued");
+      const oldestDue = row["oldest_due"] === null || row["oldest_due"] === undefined ? null : num(row, "oldest_due");
+      return {
+        queued: num(row, "queued"),
+        ready: num(row, "ready"),
+        running: num(row, "running"),
+        dead: num(row, "dead"),
+        oldestQueuedAt: oldestQueued === null ? null : new Date(oldestQueued),
+        lagMs: oldestDue === null ? 0 : Math.max(0, now - oldestDue),
+      };
+    }, "auto");
+  }
+
+  // ── Links ──────────────────────────────────────────────────────────────────────────────────
+
+  private findLink(where: string, ...params: (string | number)[]): Promise<Link | undefined> {
+    const dialect = this.kind;
+    return this.run(function* () {
+      const r = yield stmt(`SELECT ${LINK_COLUMNS} FROM links WHERE ${where}`, ...params);
+      return r.rows[0] ? toLink(dialect, r.rows[0]) : undefined;
+    }, "auto");
+  }
+
+  getLink(key: string): Promise<Link | undefined> {
+    return this.findLink("key = ?", key);
+  }
+
+  findLinkByReferralId(referralId: string): Promise<Link | undefined> {
+    return this.findLink("referral_id = ?", referralId);
+  }
+
+  findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined> {
+    return this.findLink("entity = ? AND record_id = ?", entity, recordId);
+  }
+
+  /** Fails when the referral or the record already belongs to another link. */
+  private *checkNoOtherLink(key: string, referralId: string | null, entity: LinkEntity, recordId: string): Op<void> {
+    const r = yield stmt(
+      `SELECT key, referral_id FROM links WHERE key <> ? AND (referral_id = ? OR (entity = ? AND record_id = ?)) LIMIT 1`,
+      key,
+      referralId,
+      entity,
+      recordId,
+    );
+    const other = r.rows[0];
+    if (other) {
+      const what = strOrNull(other, "referral_id") === referralId ? `referral ${referralId ?? ""}` : `${entity} ${recordId}`;
+      throw new LinkConflictError(key, str(other, "key"), `${what} is already linked`);
+    }
+  }
+
+  private *currentVersion(key: string): Op<number | null> {
+    const r = yield stmt("SELECT version FROM links WHERE key = ?", key);
+    return r.rows[0] ? num(r.rows[0], "version") : null;
+  }
+
+  async saveLink(input: SaveLinkInput): Promise<Link> {
+    requireText(input.key, "link key");
+    requireText(input.referralId, "referralId");
+    requireText(input.recordId, "recordId");
+    const now = this.now();
+    const base = encodeJson(input.base, "base snapshot");
+    try {
+      return await this.run(() => this.saveLinkOp(input, base, now), "tx");
+    } catch (err) {
+      // A concurrent writer got the referral or the record first (PostgreSQL, between check and write).
+      if (isUniqueViolation(err)) {
+        throw new LinkConflictError(input.key, null, "the referral or the record is already linked", { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private *saveLinkOp(input: SaveLinkInput, base: string, now: number): Op<Link> {
+    yield* this.checkNoOtherLink(input.key, input.referralId, input.entity, input.recordId);
+    const values = [
+      input.referralId,
+      input.engagementId ?? null,
+      input.entity,
+      input.recordId,
+      base,
+      input.pcETag ?? null,
+      input.crmETag ?? null,
+      input.lastSyncedAt ? input.lastSyncedAt.getTime() : null,
+      input.state,
+    ] as const;
+    if (input.expectedVersion === null) {
+      const r = yield stmt(
+        `INSERT INTO links (key, referral_id, engagement_id, entity, record_id, base, pc_etag, crm_etag, last_synced_at, state, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ${this.json}, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT (key) DO NOTHING
+         RETURNING ${LINK_COLUMNS}`,
+        input.key,
+        ...values,
+        now,
+        now,
+      );
+      if (r.rows[0]) return toLink(this.kind, r.rows[0]);
+      throw new StaleLinkError(input.key, null, yield* this.currentVersion(input.key));
+    }
+    const r = yield stmt(
+      `UPDATE links SET referral_id = ?, engagement_id = ?, entity = ?, record_id = ?, base = ${this.json}, pc_etag = ?,
+         crm_etag = ?, last_synced_at = ?, state = ?, version = version + 1, updated_at = ?
+       WHERE key = ? AND version = ?
+       RETURNING ${LINK_COLUMNS}`,
+      ...values,
+      now,
+      input.key,
+      input.expectedVersion,
+    );
+    if (r.rows[0]) return toLink(this.kind, r.rows[0]);
+    throw new StaleLinkError(input.key, input.expectedVersion, yield* this.currentVersion(input.key));
+  }
+
+  async moveLink(key: string, to: MoveLinkInput): Promise<Link> {
+    requireText(to.recordId, "recordId");
+    const now = this.now();
+    try {
+      return await this.run(() => this.moveLinkOp(key, to, now), "tx");
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new LinkConflictError(key, null, `${to.entity} ${to.recordId} is already linked`, { cause: err });
+      throw err;
+    }
+  }
+
+  private *moveLinkOp(key: string, to: MoveLinkInput, now: number): Op<Link> {
+    yield* this.checkNoOtherLink(key, null, to.entity, to.recordId);
+    // The new record's ETag is unknown until the next read of it.
+    const r = yield stmt(
+      `UPDATE links SET entity = ?, record_id = ?, crm_etag = NULL, version = version + 1, updated_at = ?
+       WHERE key = ? AND version = ?
+       RETURNING ${LINK_COLUMNS}`,
+      to.entity,
+      to.recordId,
+      now,
+      key,
+      to.expectedVersion,
+    );
+    if (r.rows[0]) return toLink(this.kind, r.rows[0]);
+    throw new StaleLinkError(key, to.expectedVersion, yield* this.currentVersion(key));
+  }
+
+  listLinks(query: ListLinksQuery = {}): Promise<Link[]> {
+    const limit = clampLimit(query.limit, 100, 1000);
+    const where = ["key > ?"];
+    const params: (string | number)[] = [query.afterKey ?? ""];
+    if (query.entity) {
+      where.push("entity = ?");
+      params.push(query.entity);
+    }
+    if (query.state !== undefined) {
+      where.push("state = ?");
+      params.push(query.state);
+    }
+    const dialect = this.kind;
+    // COLLATE "C" on PostgreSQL: byte order, the same as SQLite's, whatever the database's locale.
+    const order = this.pg ? `key COLLATE "C"` : "key";
+    const cmp = this.pg ? where.map((w) => (w === "key > ?" ? `key COLLATE "C" > ?` : w)) : where;
+    return this.run(function* () {
+      const r = yield stmt(`SELECT ${LINK_COLUMNS} FROM links WHERE ${cmp.join(" AND ")} ORDER BY ${order} LIMIT ?`, ...params, limit);
+      return r.rows.map((row) => toLink(dialect, row));
+    }, "auto");
+  }
+
+  // ── Cursors ────────────────────────────────────────────────────────────────────────────────
+
+  getCursor(name: string): Promise<string | undefined> {
+    return this.run(function* () {
+      const r = yield stmt("SELECT value FROM cursors WHERE name = ?", name);
+      return r.rows[0] ? str(r.rows[0], "value") : undefined;
+    }, "auto");
+  }
+
+  async setCursor(name: string, value: string): Promise<void> {
+    requireText(name, "cursor name");
+    const now = this.now();
+    await this.run(function* () {
+      yield stmt(
+        `INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        name,
+        value,
+        now,
+      );
+    }, "auto");
+  }
+
+  // ── Sync history ───────────────────────────────────────────────────────────────────────────
+
+  async recordSync(entry: SyncRecordInput): Promise<void> {
+    await this.run(function* () {
+      yield stmt(
+        "INSERT INTO sync_log (link_key, direction, outcome, message, correlation_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+        entry.linkKey,
+        entry.direction,
+        entry.outcome,
+        entry.message,
+        entry.correlationId,
+        entry.at.getTime(),
+      );
+    }, "auto");
+  }
+
+  private syncs(where: string, limit: number | undefined): Promise<SyncRecord[]> {
+    const n = clampLimit(limit, 50, 1000);
+    return this.run(function* () {
+      const r = yield stmt(`SELECT * FROM sync_log ${where} ORDER BY at DESC, id DESC LIMIT ?`, n);
+      return r.rows.map(toSyncRecord);
+    }, "auto");
+  }
+
+  recentSyncs(limit?: number): Promise<SyncRecord[]> {
+    return this.syncs("", limit);
+  }
+
+  recentFailures(limit?: number): Promise<SyncRecord[]> {
+    return this.syncs("WHERE outcome = 'error'", limit);
+  }
+
+  prune(input: PruneInput): Promise<PruneResult> {
+    return this.run(function* () {
+      let syncs = 0;
+      let events = 0;
+      if (input.syncsBefore) syncs = (yield stmt("DELETE FROM sync_log WHERE at < ?", input.syncsBefore.getTime())).changes;
+      if (input.eventsBefore) events = (yield stmt("DELETE FROM events WHERE received_at < ?", input.eventsBefore.getTime())).changes;
+      return { syncs, events };
+    }, "tx");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.engine.close();
+  }
+}
