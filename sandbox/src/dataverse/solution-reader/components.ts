@@ -16,6 +16,7 @@ import { SolutionReadError } from "./types";
 import {
   checkSchemaName,
   labels,
+  normaliseGuid,
   optionalFlag,
   parseGuid,
   pickLabel,
@@ -98,13 +99,12 @@ const ENVIRONMENT_VARIABLE_FOLDER = "environmentvariabledefinitions";
 const DEFINITION_FILE = "environmentvariabledefinition.xml";
 const VALUES_FILE = "environmentvariablevalues.json";
 
-const ValueRowSchema = z.object({
-  "@environmentvariablevalueid": z.string().optional(),
-  value: z.string(),
-}).passthrough();
+const ValueRowSchema = z
+  .object({ "@environmentvariablevalueid": z.string().optional(), value: z.string() })
+  .passthrough();
 const ValuesFileSchema = z.object({
   environmentvariablevalues: z.object({
-    environmentvariablevalue: z.union([ValueRowSchema, z.array(ValueRowSchema)]),
+    environmentvariablevalue: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]),
   }),
 });
 
@@ -186,25 +186,32 @@ function readValue(file: { name: string; bytes: Uint8Array }): { id?: string; va
   } catch (cause) {
     throw new SolutionReadError("is not valid JSON", file.name, { cause });
   }
-  const parsed = ValuesFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SolutionReadError(
-      `environmentvariablevalues/environmentvariablevalue: ${issue?.path.join("/") ?? ""} ${issue?.message ?? "is malformed"}`,
-      file.name,
-      { cause: parsed.error },
-    );
+  const values = ValuesFileSchema.safeParse(json);
+  if (!values.success) {
+    throw new SolutionReadError("has no environmentvariablevalues/environmentvariablevalue", file.name, {
+      cause: values.error,
+    });
   }
-  const rows = parsed.data.environmentvariablevalues.environmentvariablevalue;
+  // One value is written as an object; a list would mean several current values.
+  const rows = values.data.environmentvariablevalues.environmentvariablevalue;
   const list = Array.isArray(rows) ? rows : [rows];
   if (list.length !== 1) {
     throw new SolutionReadError(`holds ${list.length} values; a variable has exactly one current value`, file.name);
   }
-  const row = list[0] as z.infer<typeof ValueRowSchema>;
-  const rawId = row["@environmentvariablevalueid"];
-  if (rawId !== undefined && !/^\{?[0-9a-fA-F-]{36}\}?$/.test(rawId)) {
-    throw new SolutionReadError(`@environmentvariablevalueid '${rawId}' is not a GUID`, file.name);
+  const parsed = ValueRowSchema.safeParse(list[0]);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SolutionReadError(
+      `environmentvariablevalues/environmentvariablevalue/${issue?.path.join("/") ?? ""}: ${issue?.message ?? "is malformed"}`,
+      file.name,
+      { cause: parsed.error },
+    );
   }
-  return { ...(rawId === undefined ? {} : { id: rawId.replace(/[{}]/g, "").toLowerCase() }), value: row.value };
+  const row = parsed.data;
+  const rawId = row["@environmentvariablevalueid"];
+  if (rawId === undefined) return { value: row.value };
+  const id = normaliseGuid(rawId);
+  if (id === undefined) throw new SolutionReadError(`@environmentvariablevalueid '${rawId}' is not a GUID`, file.name);
+  return { id, value: row.value };
 }
 

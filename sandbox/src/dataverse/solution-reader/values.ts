@@ -72,11 +72,13 @@ export function optionalFlag(parent: XmlElement, name: string, fallback: boolean
   return text === "1";
 }
 
-/** A GUID as the Web API writes it: lower case, no braces. */
+/** A GUID as the Web API writes it (lower case, no braces), or undefined when it is not one. */
+export function normaliseGuid(raw: string): string | undefined {
+  return GUID.exec(raw.trim())?.[1]?.toLowerCase();
+}
+
 export function parseGuid(element: XmlElement, raw: string, what: string): string {
-  const match = GUID.exec(raw.trim());
-  if (!match?.[1]) element.fail(`${what} '${raw}' is not a GUID`);
-  return match[1].toLowerCase();
+  return normaliseGuid(raw) ?? element.fail(`${what} '${raw}' is not a GUID`);
 }
 
 export function checkSchemaName(element: XmlElement, name: string, what: string): string {
