@@ -372,3 +372,12 @@ describe("parseOrderBy / parseSelect / compareForOrder", () => {
     expect(compareForOrder(true, 1)).not.toBe(0); // different kinds never tie, so sorting is stable and total
   });
 });
+
+describe("instants below the millisecond", () => {
+  it("keeps .NET's 7 fractional digits apart", () => {
+    expect(matches("t gt 2026-01-01T00:00:00.1234567Z", { t: "2026-01-01T00:00:00.1234568Z" })).toBe(true);
+    expect(matches("t gt 2026-01-01T00:00:00.1234567Z", { t: "2026-01-01T00:00:00.1234567Z" })).toBe(false);
+    expect(matches("t eq 2026-01-01T00:00:00.123Z", { t: "2026-01-01T00:00:00.1230000Z" })).toBe(true);
+    expect(matches("t lt '2026-01-01T00:00:00.12345Z'", { t: "2026-01-01T00:00:00.1234Z" })).toBe(true);
+  });
+});

@@ -17,7 +17,10 @@ export type Literal =
   | { readonly type: "null" }
   /** A bare GUID literal (`65edc0b5-…`), as written; compared case-insensitively. */
   | { readonly type: "guid"; readonly value: string }
-  /** A DateTimeOffset literal (`2026-01-01T00:00:00Z`): the text as written and its instant. */
+  /**
+   * A DateTimeOffset literal (`2026-01-01T00:00:00Z`): the text as written and its instant in whole
+   * milliseconds (evaluation re-reads finer fractions from the text).
+   */
   | { readonly type: "datetime"; readonly value: string; readonly epochMs: number }
   /** A Date literal (`2026-01-01`), taken as midnight UTC when compared with instants. */
   | { readonly type: "date"; readonly value: string; readonly epochMs: number };

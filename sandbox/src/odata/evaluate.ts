@@ -9,6 +9,7 @@
  */
 import type { ComparisonOperator, FilterExpression, Literal, PropertyExpression, QueryFunctionParameter } from "./ast";
 import { ODataEvaluationError } from "./errors";
+import { compareInstants, parseInstantParts, type InstantParts } from "./instant";
 
 export type PropertyResolver = (base: unknown, path: readonly string[]) => unknown;
 
@@ -40,7 +41,6 @@ export interface EvaluateOptions {
 
 const GUID_TEXT = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 const NUMERIC_TEXT = /^\s*-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/;
-const ISO_INSTANT_TEXT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,12})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 
 /** A value tagged with what it means, so that comparisons do not depend on how it was stored. */
 type Tagged =
@@ -48,7 +48,7 @@ type Tagged =
   | { t: "string"; v: string }
   | { t: "number"; v: number }
   | { t: "boolean"; v: boolean }
-  | { t: "instant"; v: number }
+  | { t: "instant"; v: InstantParts }
   | { t: "guid"; v: string }
   | { t: "other"; v: unknown };
 
@@ -59,11 +59,7 @@ class TypedLiteralValue {
 
 const NULL: Tagged = { t: "null" };
 
-function instantOfText(s: string): number | undefined {
-  if (!ISO_INSTANT_TEXT.test(s)) return undefined;
-  const ms = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
-  return Number.isNaN(ms) ? undefined : ms;
-}
+const instantOfText = parseInstantParts;
 
 function tag(value: unknown): Tagged {
   if (value === null || value === undefined) return NULL;
@@ -78,7 +74,7 @@ function tag(value: unknown): Tagged {
     case "boolean":
       return { t: "boolean", v: value };
     default:
-      if (value instanceof Date) return Number.isNaN(value.getTime()) ? NULL : { t: "instant", v: value.getTime() };
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? NULL : { t: "instant", v: { ms: value.getTime(), sub: 0 } };
       return { t: "other", v: value };
   }
 }
@@ -91,7 +87,7 @@ function literalValue(l: Literal): unknown {
       return new TypedLiteralValue({ t: "guid", v: l.value.toLowerCase() });
     case "datetime":
     case "date":
-      return new TypedLiteralValue({ t: "instant", v: l.epochMs });
+      return new TypedLiteralValue({ t: "instant", v: parseInstantParts(l.value) ?? { ms: l.epochMs, sub: 0 } });
     default:
       return l.value;
   }
@@ -112,7 +108,7 @@ function compareTagged(a: Tagged, b: Tagged, caseInsensitive: boolean): number |
   if (a.t === "instant" || b.t === "instant") {
     const x = a.t === "instant" ? a.v : a.t === "string" ? instantOfText(a.v) : undefined;
     const y = b.t === "instant" ? b.v : b.t === "string" ? instantOfText(b.v) : undefined;
-    return x === undefined || y === undefined ? undefined : sign(x - y);
+    return x === undefined || y === undefined ? undefined : compareInstants(x, y);
   }
   if (a.t === "guid" || b.t === "guid") {
     const x = a.t === "guid" ? a.v : a.t === "string" && GUID_TEXT.test(a.v) ? a.v.toLowerCase() : undefined;
@@ -124,7 +120,7 @@ function compareTagged(a: Tagged, b: Tagged, caseInsensitive: boolean): number |
     const x = instantOfText(a.v);
     if (x !== undefined) {
       const y = instantOfText(b.v);
-      if (y !== undefined) return sign(x - y);
+      if (y !== undefined) return compareInstants(x, y);
     }
     return caseInsensitive ? compareText(a.v.toLowerCase(), b.v.toLowerCase()) : compareText(a.v, b.v);
   }
@@ -171,7 +167,7 @@ export function defaultResolve(base: unknown, path: readonly string[]): unknown 
 function asText(v: unknown): string | null {
   if (v instanceof TypedLiteralValue) {
     const t = v.tagged;
-    return t.t === "guid" ? t.v : t.t === "instant" ? new Date(t.v).toISOString() : null;
+    return t.t === "guid" ? t.v : t.t === "instant" ? new Date(t.v.ms).toISOString() : null;
   }
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);

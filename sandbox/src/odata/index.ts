@@ -24,6 +24,7 @@ export type {
 } from "./ast";
 export { filterPropertyPaths, visitFilter } from "./ast";
 export { ODataEvaluationError, ODataSyntaxError } from "./errors";
+export { compareInstants, parseInstant, parseInstantParts, type InstantParts } from "./instant";
 export { MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, parseFilter } from "./parser";
 export { parseOrderBy, parseSelect, selectProperties } from "./query-options";
 export { printFilter, printLiteral, printOrderBy } from "./print";

@@ -3,6 +3,7 @@
  * offset and free of nested quantifiers, so tokenizing is linear in the input length.
  */
 import { ODataSyntaxError } from "./errors";
+import { parseInstant } from "./instant";
 
 export type Token =
   | { readonly kind: "identifier"; readonly text: string; readonly position: number }
@@ -36,9 +37,8 @@ function instantOf(m: RegExpExecArray, text: string, position: number): number {
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59)
     throw new ODataSyntaxError(`invalid date or time '${m[0]}'`, position, text);
-  const iso = m[0].length === 10 ? `${m[0]}T00:00:00Z` : m[0];
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new ODataSyntaxError(`invalid date or time '${m[0]}'`, position, text);
+  const ms = parseInstant(m[0]);
+  if (ms === undefined) throw new ODataSyntaxError(`invalid date or time '${m[0]}'`, position, text);
   return ms;
 }
 
