@@ -110,7 +110,7 @@ export class SqlStore implements Store {
 
   // ── Inbox ──────────────────────────────────────────────────────────────────────────────────
 
-  recordEvent(event: IncomingEvent): Promise<RecordEventResult> {
+  async recordEvent(event: IncomingEvent): Promise<RecordEventResult> {
     requireText(event.dedupeKey, "dedupeKey");
     requireText(event.linkKey, "linkKey");
     const payload = encodeJson(event.payload, "event payload");
@@ -174,7 +174,7 @@ export class SqlStore implements Store {
     }
   }
 
-  getEvent(id: number): Promise<StoredEvent | undefined> {
+  async getEvent(id: number): Promise<StoredEvent | undefined> {
     const dialect = this.kind;
     return this.run(function* () {
       const r = yield stmt("SELECT * FROM events WHERE id = ?", id);
@@ -182,7 +182,7 @@ export class SqlStore implements Store {
     }, "auto");
   }
 
-  findEvent(source: EventSource, dedupeKey: string): Promise<StoredEvent | undefined> {
+  async findEvent(source: EventSource, dedupeKey: string): Promise<StoredEvent | undefined> {
     const dialect = this.kind;
     return this.run(function* () {
       const r = yield stmt("SELECT * FROM events WHERE source = ? AND dedupe_key = ?", source, dedupeKey);
@@ -211,7 +211,7 @@ export class SqlStore implements Store {
     return { jobId: num(row, "id"), coalesced: num(row, "coalesced") > 0 };
   }
 
-  enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     requireText(input.linkKey, "linkKey");
     requireText(input.kind, "kind");
     const payload = encodeJson(input.payload, "job payload");
@@ -220,7 +220,7 @@ export class SqlStore implements Store {
     return this.run(() => this.enqueueOp(input.linkKey, input.kind, payload, runAt, now), "auto");
   }
 
-  claimNext(workerId: string, leaseMs: number): Promise<Job | undefined> {
+  async claimNext(workerId: string, leaseMs: number): Promise<Job | undefined> {
     requireText(workerId, "workerId");
     if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, got ${leaseMs}`);
     const now = this.now();
@@ -333,7 +333,7 @@ export class SqlStore implements Store {
     yield stmt("DELETE FROM jobs WHERE id = ?", jobId);
   }
 
-  retryLater(jobId: number, retry: { error: string; runAt: Date; workerId?: string }): Promise<RetryResult> {
+  async retryLater(jobId: number, retry: { error: string; runAt: Date; workerId?: string }): Promise<RetryResult> {
     const now = this.now();
     return this.runRetryingUnique(() => this.retryLaterOp(jobId, retry, now), "tx");
   }
@@ -361,7 +361,7 @@ export class SqlStore implements Store {
     yield SqlStore.deadStmt(jobId, reason, now);
   }
 
-  listDeadLetters(limit?: number): Promise<Job[]> {
+  async listDeadLetters(limit?: number): Promise<Job[]> {
     const n = clampLimit(limit, 100, 1000);
     const dialect = this.kind;
     return this.run(function* () {
@@ -381,7 +381,7 @@ export class SqlStore implements Store {
     yield* this.requeueOp(job, { runAt: now, lastError: job.lastError, resetAttempts: true }, now);
   }
 
-  reapExpiredLeases(at?: Date): Promise<number> {
+  async reapExpiredLeases(at?: Date): Promise<number> {
     const now = at ? at.getTime() : this.now();
     return this.runRetryingUnique(() => this.reapOp(now), "tx");
   }
@@ -418,7 +418,7 @@ export class SqlStore implements Store {
     if (r.changes === 0) throw new LeaseLostError(jobId, workerId);
   }
 
-  getJob(jobId: number): Promise<Job | undefined> {
+  async getJob(jobId: number): Promise<Job | undefined> {
     const dialect = this.kind;
     return this.run(function* () {
       const r = yield stmt("SELECT * FROM jobs WHERE id = ?", jobId);
@@ -426,7 +426,7 @@ export class SqlStore implements Store {
     }, "auto");
   }
 
-  queueStats(): Promise<QueueStats> {
+  async queueStats(): Promise<QueueStats> {
     const now = this.now();
     return this.run(function* () {
       const r = yield stmt(
@@ -465,15 +465,15 @@ export class SqlStore implements Store {
     }, "auto");
   }
 
-  getLink(key: string): Promise<Link | undefined> {
+  async getLink(key: string): Promise<Link | undefined> {
     return this.findLink("key = ?", key);
   }
 
-  findLinkByReferralId(referralId: string): Promise<Link | undefined> {
+  async findLinkByReferralId(referralId: string): Promise<Link | undefined> {
     return this.findLink("referral_id = ?", referralId);
   }
 
-  findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined> {
+  async findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined> {
     return this.findLink("entity = ? AND record_id = ?", entity, recordId);
   }
 
@@ -584,7 +584,7 @@ export class SqlStore implements Store {
     throw new StaleLinkError(key, to.expectedVersion, yield* this.currentVersion(key));
   }
 
-  listLinks(query: ListLinksQuery = {}): Promise<Link[]> {
+  async listLinks(query: ListLinksQuery = {}): Promise<Link[]> {
     const limit = clampLimit(query.limit, 100, 1000);
     const where = ["key > ?"];
     const params: (string | number)[] = [query.afterKey ?? ""];
@@ -608,7 +608,7 @@ export class SqlStore implements Store {
 
   // ── Cursors ────────────────────────────────────────────────────────────────────────────────
 
-  getCursor(name: string): Promise<string | undefined> {
+  async getCursor(name: string): Promise<string | undefined> {
     return this.run(function* () {
       const r = yield stmt("SELECT value FROM cursors WHERE name = ?", name);
       return r.rows[0] ? str(r.rows[0], "value") : undefined;
@@ -653,15 +653,15 @@ export class SqlStore implements Store {
     }, "auto");
   }
 
-  recentSyncs(limit?: number): Promise<SyncRecord[]> {
+  async recentSyncs(limit?: number): Promise<SyncRecord[]> {
     return this.syncs("", limit);
   }
 
-  recentFailures(limit?: number): Promise<SyncRecord[]> {
+  async recentFailures(limit?: number): Promise<SyncRecord[]> {
     return this.syncs("WHERE outcome = 'error'", limit);
   }
 
-  prune(input: PruneInput): Promise<PruneResult> {
+  async prune(input: PruneInput): Promise<PruneResult> {
     return this.run(function* () {
       let syncs = 0;
       let events = 0;

@@ -1,0 +1,522 @@
+/**
+ * The store's contract, run against both engines: a SQLite file and PostgreSQL (127.0.0.1:5432,
+ * database `test`, one schema for this file, dropped afterwards). PostgreSQL being unreachable is a
+ * failure, not a skip: CI starts it.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { Client } from "pg";
+import {
+  JobStateError,
+  LeaseLostError,
+  LinkConflictError,
+  StaleLinkError,
+  StoreClosedError,
+  openStore,
+  type Job,
+  type SaveLinkInput,
+  type Store,
+  type StoreOptions,
+} from "../src/store";
+
+const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+const T0 = Date.parse("2026-11-25T10:00:00.000Z");
+
+interface Harness {
+  readonly name: "sqlite" | "postgres";
+  setup(): Promise<void>;
+  /** An empty database for the next test. */
+  reset(): Promise<void>;
+  open(options?: StoreOptions, extra?: { poolSize?: number }): Promise<Store>;
+  /** Rows of kysely's migration table (to prove a reopen migrates nothing twice). */
+  migrationCount(): Promise<number>;
+  teardown(): Promise<void>;
+}
+
+function sqliteHarness(): Harness {
+  let dir = "";
+  let n = 0;
+  const file = () => path.join(dir, `store-${n}.sqlite`);
+  return {
+    name: "sqlite",
+    setup: async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-store-"));
+    },
+    reset: async () => {
+      n++;
+    },
+    open: (options) => openStore({ kind: "sqlite", path: file() }, options),
+    migrationCount: async () => {
+      const db = new Database(file(), { readonly: true });
+      try {
+        return (db.prepare("SELECT COUNT(*) AS n FROM kysely_migration").get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
+    teardown: async () => {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresHarness(): Harness {
+  const schema = `cosell_test_${Math.random().toString(36).slice(2, 10)}`;
+  let admin: Client | undefined;
+  const connected = () => {
+    if (!admin) throw new Error("PostgreSQL harness not set up");
+    return admin;
+  };
+  return {
+    name: "postgres",
+    setup: async () => {
+      admin = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 5_000 });
+      try {
+        await admin.connect();
+      } catch (err) {
+        admin = undefined;
+        throw new Error(
+          `PostgreSQL is required for the store tests at ${PG_URL} (user postgres, trust auth, database test); CI starts it`,
+          { cause: err },
+        );
+      }
+    },
+    reset: async () => {
+      const exists = await connected().query("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'jobs'", [
+        schema,
+      ]);
+      if (exists.rowCount) {
+        await connected().query(`TRUNCATE "${schema}".events, "${schema}".jobs, "${schema}".links, "${schema}".cursors, "${schema}".sync_log RESTART IDENTITY`);
+      }
+    },
+    open: (options, extra) =>
+      openStore({ kind: "postgres", connectionString: PG_URL, schema, poolSize: extra?.poolSize ?? 10 }, options),
+    migrationCount: async () => Number((await connected().query(`SELECT COUNT(*) AS n FROM "${schema}".kysely_migration`)).rows[0].n),
+    teardown: async () => {
+      if (!admin) return;
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = T0) {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    date: (offsetMs = 0) => new Date(now + offsetMs),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as const)("store on %s", (_name, make) => {
+  const h = make();
+  const opened: Store[] = [];
+  const open = async (options?: StoreOptions, extra?: { poolSize?: number }) => {
+    const store = await h.open(options, extra);
+    opened.push(store);
+    return store;
+  };
+
+  beforeAll(() => h.setup());
+  afterAll(() => h.teardown());
+  beforeEach(() => h.reset());
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  const event = (dedupeKey: string, linkKey: string, payload: unknown = { dedupeKey }) => ({
+    source: "dataverse" as const,
+    dedupeKey,
+    linkKey,
+    receivedAt: new Date(T0),
+    payload,
+  });
+
+  const link = (over: Partial<SaveLinkInput> = {}): SaveLinkInput => ({
+    key: "link-1",
+    referralId: "ref-1",
+    engagementId: "eng-1",
+    entity: "opportunity",
+    recordId: "opp-1",
+    base: { name: "Contoso", dealValue: 1000 },
+    pcETag: "pc-1",
+    crmETag: "crm-1",
+    lastSyncedAt: new Date(T0),
+    state: "active",
+    expectedVersion: null,
+    ...over,
+  });
+
+  describe("migrations", () => {
+    it("runs them once and keeps the data on reopen", async () => {
+      const first = await open();
+      await first.saveLink(link());
+      await first.recordEvent(event("op-1", "link-1"));
+      await first.close();
+      const again = await open();
+      const third = await open();
+      expect(await h.migrationCount()).toBe(1);
+      expect((await again.getLink("link-1"))?.referralId).toBe("ref-1");
+      expect((await third.findEvent("dataverse", "op-1"))?.linkKey).toBe("link-1");
+    });
+
+    it("lets several stores open the same empty database at once", async () => {
+      const stores = await Promise.all([open(), open(), open()]);
+      await Promise.all(stores.map((s, i) => s.setCursor(`c${i}`, String(i))));
+      expect(await stores[0]!.getCursor("c2")).toBe("2");
+      expect(await h.migrationCount()).toBe(1);
+    });
+  });
+
+  describe("inbox", () => {
+    it("stores a webhook with its job, and recognises a redelivery", async () => {
+      const store = await open();
+      const first = await store.recordEvent(event("op-1", "link-1", { entity: "opportunity", id: "opp-1" }));
+      expect(first).toMatchObject({ isNew: true, coalesced: false });
+      const again = await store.recordEvent(event("op-1", "link-1", { entity: "opportunity", id: "opp-1" }));
+      expect(again).toEqual({ isNew: false });
+      // The same key from the other source is another event.
+      expect((await store.recordEvent({ ...event("op-1", "link-1"), source: "partner-center" })).isNew).toBe(true);
+
+      if (!first.isNew) throw new Error("unreachable");
+      const stored = await store.getEvent(first.eventId);
+      expect(stored).toMatchObject({ source: "dataverse", dedupeKey: "op-1", linkKey: "link-1", payload: { entity: "opportunity", id: "opp-1" } });
+      expect(stored?.receivedAt.getTime()).toBe(T0);
+      const job = await store.getJob(first.jobId);
+      expect(job).toMatchObject({ linkKey: "link-1", kind: "sync", state: "queued" });
+      expect((await store.queueStats()).queued).toBe(1);
+    });
+
+    it("accepts exactly one of many concurrent deliveries of the same event", async () => {
+      const store = await open();
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.recordEvent(event("op-dup", "link-1"))));
+      expect(results.filter((r) => r.isNew)).toHaveLength(1);
+      expect((await store.queueStats()).queued).toBe(1);
+    });
+
+    it("refuses a payload that is not JSON", async () => {
+      const store = await open();
+      await expect(store.recordEvent(event("op-x", "link-1", () => "a function is not JSON"))).rejects.toThrow(/JSON/);
+      expect(await store.findEvent("dataverse", "op-x")).toBeUndefined();
+    });
+  });
+
+  describe("coalescing", () => {
+    it("turns a burst of 20 edits into one sync, or two when the first already runs", async () => {
+      const store = await open();
+      const burst = async (from: number) => {
+        const results = [];
+        for (let i = from; i < from + 20; i++) results.push(await store.recordEvent(event(`op-${i}`, "ref-A")));
+        return results;
+      };
+      const first = await burst(0);
+      const jobIds = new Set(first.map((r) => (r.isNew ? r.jobId : -1)));
+      expect(jobIds.size).toBe(1);
+      const job = await store.claimNext("w1", 60_000);
+      expect(job).toMatchObject({ linkKey: "ref-A", coalesced: 19 });
+      // The newest hint wins: the job names the last event.
+      const last = first[19];
+      if (!last?.isNew) throw new Error("unreachable");
+      expect(job?.payload).toEqual({ source: "dataverse", eventId: last.eventId });
+
+      // The running job is not merged into: the next burst becomes exactly one more job.
+      const second = await burst(20);
+      const secondIds = new Set(second.map((r) => (r.isNew ? r.jobId : -1)));
+      expect(secondIds.size).toBe(1);
+      expect(secondIds.has(job!.id)).toBe(false);
+      expect(await store.queueStats()).toMatchObject({ queued: 1, running: 1 });
+    });
+
+    it("merges enqueues of the same link and kind only, bringing a fresh job forward but not one in backoff", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now });
+      const a = await store.enqueue({ linkKey: "L", kind: "sync", payload: { n: 1 }, runAt: clock.date(10_000) });
+      const b = await store.enqueue({ linkKey: "L", kind: "sync", payload: { n: 2 }, runAt: clock.date(1_000) });
+      const other = await store.enqueue({ linkKey: "L", kind: "accept", payload: { n: 3 } });
+      expect(a.coalesced).toBe(false);
+      expect(b).toEqual({ jobId: a.jobId, coalesced: true });
+      expect(other.jobId).not.toBe(a.jobId);
+      const merged = await store.getJob(a.jobId);
+      expect(merged).toMatchObject({ payload: { n: 2 }, coalesced: 1 });
+      expect(merged?.runAt.getTime()).toBe(clock.now() + 1_000);
+
+      // A job waiting out a Retry-After keeps waiting, whatever arrives meanwhile.
+      clock.advance(1_000);
+      const claimed = await store.claimNext("w", 60_000);
+      expect(claimed?.id).toBe(a.jobId);
+      await store.retryLater(a.jobId, { error: "429", runAt: clock.date(30_000), workerId: "w" });
+      await store.enqueue({ linkKey: "L", kind: "sync", payload: { n: 4 } });
+      expect((await store.getJob(a.jobId))?.runAt.getTime()).toBe(clock.now() + 30_000);
+    });
+  });
+
+  describe("claiming", () => {
+    it("keeps strict FIFO per link and never runs two jobs of one link at once, across claimers", async () => {
+      // Several stores on one database, several async claimers each: the instances of the bridge.
+      const instances = await Promise.all(
+        h.name === "postgres" ? [open(undefined, { poolSize: 5 }), open(undefined, { poolSize: 5 })] : [open(), open(), open(), open()],
+      );
+      const claimersPerInstance = h.name === "postgres" ? 4 : 2;
+      const LINKS = 20;
+      const JOBS = 200;
+      for (let i = 0; i < JOBS; i++) {
+        // Distinct kinds so nothing coalesces: every job must run, in order.
+        await instances[0]!.enqueue({ linkKey: `link-${i % LINKS}`, kind: `step-${i}`, payload: { seq: Math.floor(i / LINKS) } });
+      }
+
+      const running = new Set<string>();
+      const order = new Map<string, number[]>();
+      let overlaps = 0;
+      let done = 0;
+      const deadline = Date.now() + 50_000;
+      const claimer = async (store: Store, workerId: string) => {
+        while (done < JOBS && Date.now() < deadline) {
+          const job: Job | undefined = await store.claimNext(workerId, 60_000);
+          if (!job) {
+            await sleep(2);
+            continue;
+          }
+          if (running.has(job.linkKey)) overlaps++;
+          running.add(job.linkKey);
+          const seen = order.get(job.linkKey) ?? [];
+          seen.push((job.payload as { seq: number }).seq);
+          order.set(job.linkKey, seen);
+          await sleep(Math.random() * 3); // let the other claimers try this link meanwhile
+          running.delete(job.linkKey);
+          await store.complete(job.id, workerId);
+          done++;
+        }
+      };
+      await Promise.all(instances.flatMap((store, i) => Array.from({ length: claimersPerInstance }, (_, c) => claimer(store, `w${i}.${c}`))));
+
+      expect(done).toBe(JOBS);
+      expect(overlaps).toBe(0);
+      for (let l = 0; l < LINKS; l++) expect(order.get(`link-${l}`)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(await instances[0]!.queueStats()).toMatchObject({ queued: 0, running: 0, dead: 0 });
+    }, 60_000);
+
+    it("does not claim a job before its run_at, nor a later job of the same link", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now });
+      const late = await store.enqueue({ linkKey: "A", kind: "sync", payload: 1, runAt: clock.date(5_000) });
+      await store.enqueue({ linkKey: "A", kind: "accept", payload: 2 });
+      const b = await store.enqueue({ linkKey: "B", kind: "sync", payload: 3 });
+      expect((await store.claimNext("w", 1_000))?.id).toBe(b.jobId);
+      expect(await store.claimNext("w", 1_000)).toBeUndefined();
+      clock.advance(5_000);
+      expect((await store.claimNext("w", 1_000))?.id).toBe(late.jobId);
+    });
+
+    it("re-queues a job whose lease ran out, and the old holder can no longer finish it", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now });
+      const { jobId } = await store.enqueue({ linkKey: "A", kind: "sync", payload: {} });
+      await store.enqueue({ linkKey: "A", kind: "accept", payload: {} });
+      const job = await store.claimNext("w1", 1_000);
+      expect(job).toMatchObject({ id: jobId, state: "running", lockedBy: "w1", attempts: 1 });
+      expect(job?.lockedUntil?.getTime()).toBe(T0 + 1_000);
+
+      clock.advance(500);
+      expect(await store.reapExpiredLeases()).toBe(0);
+      expect(await store.claimNext("w2", 1_000)).toBeUndefined(); // the link is busy
+      await store.extendLease(jobId, "w1", 1_000); // now until T0 + 1500
+      clock.advance(900);
+      expect(await store.reapExpiredLeases()).toBe(0);
+
+      clock.advance(700);
+      expect(await store.reapExpiredLeases()).toBe(1);
+      expect(await store.getJob(jobId)).toMatchObject({ state: "queued", lockedBy: null, lastError: expect.stringMatching(/lease of worker w1 expired/) });
+      const again = await store.claimNext("w2", 1_000);
+      expect(again).toMatchObject({ id: jobId, lockedBy: "w2", attempts: 2 });
+      await expect(store.complete(jobId, "w1")).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.extendLease(jobId, "w1", 1_000)).rejects.toBeInstanceOf(LeaseLostError);
+      await store.complete(jobId, "w2");
+      expect(await store.getJob(jobId)).toBeUndefined();
+    });
+
+    it("dead-letters a job whose worker keeps dying once its attempts are spent", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now, maxAttempts: 2 });
+      const { jobId } = await store.enqueue({ linkKey: "A", kind: "sync", payload: {} });
+      for (let i = 0; i < 2; i++) {
+        expect((await store.claimNext("crashy", 100))?.id).toBe(jobId);
+        clock.advance(101);
+        expect(await store.reapExpiredLeases()).toBe(1);
+      }
+      expect(await store.getJob(jobId)).toMatchObject({ state: "dead", lastError: expect.stringMatching(/gave up after 2 attempts/) });
+    });
+  });
+
+  describe("retries and dead letters", () => {
+    it("retries at run_at, then dead-letters with the reason after N attempts, and retries a dead letter", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now, maxAttempts: 2 });
+      const { jobId } = await store.enqueue({ linkKey: "A", kind: "sync", payload: { v: 1 } });
+      const next = await store.enqueue({ linkKey: "A", kind: "accept", payload: {} });
+
+      await store.claimNext("w", 10_000);
+      const retry = await store.retryLater(jobId, { error: "503 from Partner Center", runAt: clock.date(2_000), workerId: "w" });
+      expect(retry).toEqual({ state: "queued", runAt: clock.date(2_000) });
+      expect(await store.claimNext("w", 10_000)).toBeUndefined(); // neither it nor the job behind it
+      clock.advance(2_000);
+      expect(await store.claimNext("w", 10_000)).toMatchObject({ id: jobId, attempts: 2, lastError: "503 from Partner Center" });
+
+      expect(await store.retryLater(jobId, { error: "503 again", runAt: clock.date(4_000), workerId: "w" })).toEqual({ state: "dead" });
+      const dead = await store.listDeadLetters();
+      expect(dead.map((j) => j.id)).toEqual([jobId]);
+      expect(dead[0]?.lastError).toBe("gave up after 2 attempts: 503 again");
+      // A dead letter does not hold up its link.
+      expect((await store.claimNext("w", 10_000))?.id).toBe(next.jobId);
+      await store.complete(next.jobId, "w");
+
+      await store.retryDeadLetter(jobId);
+      expect(await store.listDeadLetters()).toEqual([]);
+      expect(await store.claimNext("w", 10_000)).toMatchObject({ id: jobId, attempts: 1, payload: { v: 1 } });
+      await expect(store.retryDeadLetter(jobId)).rejects.toBeInstanceOf(JobStateError);
+    });
+
+    it("dead-letters on request, and a retry merges what was queued for the link meanwhile", async () => {
+      const store = await open();
+      const { jobId } = await store.enqueue({ linkKey: "A", kind: "sync", payload: { v: 1 } });
+      await store.claimNext("w", 10_000);
+      const meanwhile = await store.enqueue({ linkKey: "A", kind: "sync", payload: { v: 2 } });
+      expect(meanwhile.jobId).not.toBe(jobId);
+
+      await store.deadLetter(jobId, "the referral is Won: read-only", "w");
+      expect((await store.getJob(jobId))?.lastError).toBe("the referral is Won: read-only");
+      await store.retryDeadLetter(jobId);
+      // One queued job per link and kind: the newer one was folded into the retried one.
+      expect(await store.getJob(meanwhile.jobId)).toBeUndefined();
+      expect(await store.getJob(jobId)).toMatchObject({ state: "queued", payload: { v: 2 }, coalesced: 1 });
+      await expect(store.deadLetter(jobId, "again", "someone-else")).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.complete(jobId)).rejects.toBeInstanceOf(JobStateError);
+    });
+  });
+
+  describe("links", () => {
+    it("versions saves optimistically: a stale save fails with a typed error", async () => {
+      const store = await open();
+      const v1 = await store.saveLink(link());
+      expect(v1).toMatchObject({ key: "link-1", version: 1, base: { name: "Contoso", dealValue: 1000 }, pcETag: "pc-1" });
+      await expect(store.saveLink(link())).rejects.toBeInstanceOf(StaleLinkError);
+
+      const v2 = await store.saveLink(link({ base: { name: "Contoso Ltd" }, crmETag: "crm-2", expectedVersion: 1 }));
+      expect(v2).toMatchObject({ version: 2, base: { name: "Contoso Ltd" }, crmETag: "crm-2" });
+      const stale = store.saveLink(link({ base: { name: "lost update" }, expectedVersion: 1 }));
+      await expect(stale).rejects.toMatchObject({ name: "StaleLinkError", expectedVersion: 1, actualVersion: 2 });
+      expect((await store.getLink("link-1"))?.base).toEqual({ name: "Contoso Ltd" });
+      await expect(store.saveLink(link({ key: "nope", referralId: "r9", recordId: "o9", expectedVersion: 3 }))).rejects.toMatchObject({
+        actualVersion: null,
+      });
+    });
+
+    it("lets exactly one of several concurrent saves of the same version win", async () => {
+      const store = await open();
+      await store.saveLink(link());
+      const saves = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => store.saveLink(link({ base: { writer: i }, expectedVersion: 1 }))),
+      );
+      expect(saves.filter((s) => s.status === "fulfilled")).toHaveLength(1);
+      for (const s of saves) if (s.status === "rejected") expect(s.reason).toBeInstanceOf(StaleLinkError);
+      expect((await store.getLink("link-1"))?.version).toBe(2);
+    });
+
+    it("finds links by referral and by record, and refuses to bind either twice", async () => {
+      const store = await open();
+      await store.saveLink(link());
+      expect((await store.findLinkByReferralId("ref-1"))?.key).toBe("link-1");
+      expect((await store.findLinkByRecord("opportunity", "opp-1"))?.key).toBe("link-1");
+      expect(await store.findLinkByRecord("lead", "opp-1")).toBeUndefined();
+      await expect(store.saveLink(link({ key: "link-2", recordId: "opp-2" }))).rejects.toBeInstanceOf(LinkConflictError);
+      await expect(store.saveLink(link({ key: "link-2", referralId: "ref-2" }))).rejects.toBeInstanceOf(LinkConflictError);
+      expect(await store.getLink("link-2")).toBeUndefined();
+    });
+
+    it("moves a link from a qualified lead to its opportunity, keeping the key", async () => {
+      const store = await open();
+      const lead = await store.saveLink(link({ key: "ref-L", referralId: "ref-L", entity: "lead", recordId: "lead-1" }));
+      await store.saveLink(link({ key: "other", referralId: "ref-O", entity: "opportunity", recordId: "opp-taken" }));
+      await expect(store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-taken", expectedVersion: lead.version })).rejects.toBeInstanceOf(
+        LinkConflictError,
+      );
+      const moved = await store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-new", expectedVersion: lead.version });
+      expect(moved).toMatchObject({ key: "ref-L", entity: "opportunity", recordId: "opp-new", version: 2, crmETag: null, referralId: "ref-L" });
+      expect(await store.findLinkByRecord("lead", "lead-1")).toBeUndefined();
+      expect((await store.findLinkByRecord("opportunity", "opp-new"))?.key).toBe("ref-L");
+      await expect(store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-x", expectedVersion: 1 })).rejects.toBeInstanceOf(StaleLinkError);
+    });
+
+    it("lists links page by page for reconcile and backfill", async () => {
+      const store = await open();
+      for (let i = 0; i < 7; i++) {
+        await store.saveLink(
+          link({ key: `k${i}`, referralId: `r${i}`, recordId: `o${i}`, entity: i % 2 ? "lead" : "opportunity", state: i === 3 ? "closed" : "active" }),
+        );
+      }
+      const page1 = await store.listLinks({ limit: 3 });
+      const page2 = await store.listLinks({ limit: 3, afterKey: page1.at(-1)?.key });
+      const page3 = await store.listLinks({ limit: 3, afterKey: page2.at(-1)?.key });
+      expect([...page1, ...page2, ...page3].map((l) => l.key)).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6"]);
+      expect((await store.listLinks({ entity: "lead" })).map((l) => l.key)).toEqual(["k1", "k3", "k5"]);
+      expect((await store.listLinks({ state: "closed" })).map((l) => l.key)).toEqual(["k3"]);
+    });
+  });
+
+  describe("cursors, history and stats", () => {
+    it("keeps reconcile cursors as opaque strings", async () => {
+      const store = await open();
+      expect(await store.getCursor("pc")).toBeUndefined();
+      await store.setCursor("pc", "2026-11-25T10:00:00Z|ref-9");
+      await store.setCursor("pc", "2026-11-25T11:00:00Z|ref-12");
+      await store.setCursor("crm", "token=abc");
+      expect(await store.getCursor("pc")).toBe("2026-11-25T11:00:00Z|ref-12");
+      expect(await store.getCursor("crm")).toBe("token=abc");
+    });
+
+    it("records syncs, lists recent ones and failures newest first, and prunes old rows", async () => {
+      const store = await open();
+      const at = (min: number) => new Date(T0 + min * 60_000);
+      await store.recordSync({ linkKey: "A", direction: "PC→CRM", outcome: "ok", message: "created", correlationId: "c1", at: at(0) });
+      await store.recordSync({ linkKey: "A", direction: "CRM→PC", outcome: "error", message: "429", correlationId: "c2", at: at(1) });
+      await store.recordSync({ linkKey: "B", direction: "CRM→PC", outcome: "conflict", message: "name", correlationId: null, at: at(2) });
+      await store.recordSync({ linkKey: "B", direction: "PC→CRM", outcome: "error", message: "400", correlationId: "c4", at: at(3) });
+      expect((await store.recentSyncs(3)).map((s) => s.message)).toEqual(["400", "name", "429"]);
+      expect(await store.recentFailures()).toMatchObject([
+        { linkKey: "B", message: "400", outcome: "error", direction: "PC→CRM", correlationId: "c4" },
+        { linkKey: "A", message: "429" },
+      ]);
+      await store.recordEvent({ ...event("old", "A"), receivedAt: at(-100) });
+      expect(await store.prune({ syncsBefore: at(2), eventsBefore: at(-1) })).toEqual({ syncs: 2, events: 1 });
+      expect((await store.recentSyncs()).map((s) => s.message)).toEqual(["400", "name"]);
+    });
+
+    it("reports queue depth by state and the lag of the oldest due job", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now });
+      await store.enqueue({ linkKey: "A", kind: "sync", payload: {} });
+      clock.advance(1_000);
+      await store.enqueue({ linkKey: "B", kind: "sync", payload: {} });
+      await store.enqueue({ linkKey: "C", kind: "sync", payload: {}, runAt: clock.date(60_000) });
+      const d = await store.enqueue({ linkKey: "D", kind: "sync", payload: {} });
+      await store.claimNext("w", 10_000);
+      await store.deadLetter(d.jobId, "bad data");
+      clock.advance(4_000);
+      expect(await store.queueStats()).toEqual({ queued: 2, ready: 1, running: 1, dead: 1, oldestQueuedAt: new Date(T0 + 1_000), lagMs: 4_000 });
+    });
+
+    it("closes cleanly and refuses work afterwards", async () => {
+      const store = await h.open();
+      await store.close();
+      await store.close();
+      await expect(store.getCursor("x")).rejects.toBeInstanceOf(StoreClosedError);
+    });
+  });
+});
