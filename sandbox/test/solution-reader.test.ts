@@ -352,6 +352,11 @@ describe("hand-built packages that read", () => {
     }
   });
 
+  test("UTF-16 with a byte order mark", () => {
+    const utf16 = new Uint8Array(Buffer.from(`\uFEFF<?xml version="1.0" encoding="utf-16"?>${solutionXml()}`, "utf16le"));
+    expect(readSolutionZip(solutionZip({ "solution.xml": utf16 })).friendlyName).toBe("Test Solution");
+  });
+
   test('Managed 2 ("Both", pac source) reads as unmanaged and keeps the flag', () => {
     const solution = readSolutionZip(solutionZip({ "solution.xml": solutionXml({ managed: "2" }) }));
     expect([solution.managed, solution.managedFlag]).toEqual([false, 2]);
@@ -554,6 +559,14 @@ describe("hand-built packages that Dataverse would refuse", () => {
     expectRefused(
       solutionZip({ "solution.xml": '<!DOCTYPE x [<!ENTITY a "aaaa">]>' + solutionXml() }),
       "solution.xml: malformed XML: a DOCTYPE declaration is not allowed",
+    );
+  });
+
+  test("elements nested deeper than the parser allows", () => {
+    const deep = "<x>".repeat(120) + "</x>".repeat(120);
+    expectRefused(
+      solutionZip({ "customizations.xml": customizationsXml().replace("<Workflows></Workflows>", `<Workflows>${deep}</Workflows>`) }),
+      "customizations.xml: malformed XML: Maximum nested tags exceeded",
     );
   });
 

@@ -3,7 +3,7 @@
  * names that could escape a folder, too many entries, too many bytes once inflated (judged from
  * the central directory through fflate's `filter`, before anything is inflated), duplicates.
  */
-import { unzipSync } from "fflate";
+import { unzipSync, type UnzipFileInfo } from "fflate";
 import { SolutionReadError } from "./types";
 
 export interface ArchiveLimits {
@@ -48,39 +48,43 @@ export class SolutionArchive {
 }
 
 export function openArchive(zip: Uint8Array, limits: ArchiveLimits): SolutionArchive {
+  // First pass over the central directory only (the filter refuses every entry, so nothing is
+  // inflated): names, count and declared sizes are all judged before a byte is inflated.
   let entries = 0;
   let totalBytes = 0;
   const lowerNames = new Set<string>();
-  let raw: Record<string, Uint8Array>;
+  unzip(zip, (entry) => {
+    entries += 1;
+    if (entries > limits.maxEntries) {
+      throw new SolutionReadError(`holds more than ${limits.maxEntries} entries`, ZIP);
+    }
+    checkEntryName(entry.name);
+    const lower = entry.name.toLowerCase();
+    if (lowerNames.has(lower)) throw new SolutionReadError(`entry '${entry.name}' appears twice`, ZIP);
+    lowerNames.add(lower);
+    // A stored entry is copied at its compressed size, an inflated one at its declared size.
+    totalBytes += Math.max(entry.size, entry.originalSize);
+    if (totalBytes > limits.maxTotalBytes) {
+      throw new SolutionReadError(
+        `inflates to more than ${limits.maxTotalBytes} bytes (limit reached at '${entry.name}')`,
+        ZIP,
+      );
+    }
+    return false;
+  });
+  const raw = unzip(zip, (entry) => !entry.name.endsWith("/"));
+  const files = new Map<string, Uint8Array>();
+  for (const [name, bytes] of Object.entries(raw)) files.set(name, bytes);
+  return new SolutionArchive(files);
+}
+
+function unzip(zip: Uint8Array, filter: (entry: UnzipFileInfo) => boolean): Record<string, Uint8Array> {
   try {
-    raw = unzipSync(zip, {
-      filter(entry) {
-        entries += 1;
-        if (entries > limits.maxEntries) {
-          throw new SolutionReadError(`holds more than ${limits.maxEntries} entries`, ZIP);
-        }
-        checkEntryName(entry.name);
-        const lower = entry.name.toLowerCase();
-        if (lowerNames.has(lower)) throw new SolutionReadError(`entry '${entry.name}' appears twice`, ZIP);
-        lowerNames.add(lower);
-        // A stored entry is copied at its compressed size, an inflated one at its declared size.
-        totalBytes += Math.max(entry.size, entry.originalSize);
-        if (totalBytes > limits.maxTotalBytes) {
-          throw new SolutionReadError(
-            `inflates to more than ${limits.maxTotalBytes} bytes (limit reached at '${entry.name}')`,
-            ZIP,
-          );
-        }
-        return !entry.name.endsWith("/");
-      },
-    });
+    return unzipSync(zip, { filter });
   } catch (cause) {
     if (cause instanceof SolutionReadError) throw cause;
     throw new SolutionReadError("is not a readable zip file", ZIP, { cause });
   }
-  const files = new Map<string, Uint8Array>();
-  for (const [name, bytes] of Object.entries(raw)) files.set(name, bytes);
-  return new SolutionArchive(files);
 }
 
 /** Refuses names that would land outside the folder the package is unpacked into. */

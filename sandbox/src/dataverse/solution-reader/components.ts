@@ -88,7 +88,9 @@ export function readRoles(root: XmlElement): RoleContents[] {
     const rawId = element.attribute("id");
     const privileges = element.list("RolePrivileges/RolePrivilege").map((privilege) => {
       const level = privilege.requiredAttribute("level");
-      if (!PRIVILEGE_DEPTHS.has(level)) privilege.fail(`unknown privilege level '${level}' (Basic, Local, Deep, Global)`);
+      if (!PRIVILEGE_DEPTHS.has(level)) {
+        privilege.fail(`unknown privilege level '${level}' (Basic, Local, Deep, Global)`);
+      }
       return { name: privilege.requiredAttribute("name"), level };
     });
     return { ...(rawId === undefined ? {} : { id: parseGuid(element, rawId, "id") }), name, privileges };
@@ -129,7 +131,8 @@ export function readEnvironmentVariables(
     add(element, readDefinition(element, languageCode));
   }
 
-  const folders = new Map<string, { definition?: { name: string; bytes: Uint8Array }; values?: { name: string; bytes: Uint8Array } }>();
+  type ZipFile = { name: string; bytes: Uint8Array };
+  const folders = new Map<string, { definition?: ZipFile; values?: ZipFile }>();
   for (const file of archive.under(ENVIRONMENT_VARIABLE_FOLDER)) {
     const parts = file.name.split("/");
     const folder = parts[1] ?? "";
@@ -145,7 +148,8 @@ export function readEnvironmentVariables(
     if (definition === undefined) {
       throw new SolutionReadError("a value file without its environmentvariabledefinition.xml", values?.name ?? folder);
     }
-    const element = parseXml(definition.name, decodeText(definition.name, definition.bytes), "environmentvariabledefinition");
+    const text = decodeText(definition.name, definition.bytes);
+    const element = parseXml(definition.name, text, "environmentvariabledefinition");
     const read = readDefinition(element, languageCode);
     if (read.schemaName.toLowerCase() !== folder) {
       element.fail(`schemaname '${read.schemaName}' does not match its folder '${definition.name.split("/")[1]}'`);
@@ -201,8 +205,9 @@ function readValue(file: { name: string; bytes: Uint8Array }): { id?: string; va
   const parsed = ValueRowSchema.safeParse(list[0]);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    const where = `environmentvariablevalues/environmentvariablevalue/${issue?.path.join("/") ?? ""}`;
     throw new SolutionReadError(
-      `environmentvariablevalues/environmentvariablevalue/${issue?.path.join("/") ?? ""}: ${issue?.message ?? "is malformed"}`,
+      `${where}: ${issue?.message ?? "is malformed"}`,
       file.name,
       { cause: parsed.error },
     );

@@ -41,6 +41,8 @@ const LOOKUP_TYPES = new Set(["lookup", "customer", "owner"]);
 const TEXT_MAX_LENGTH: Record<string, number> = { nvarchar: 4000, ntext: 1_048_576 };
 /** 1 UserLocal, 2 DateOnly, 3 TimeZoneIndependent. */
 const DATE_TIME_BEHAVIORS = { min: 1, max: 3 };
+/** Exports write up to 12 (exchangerate); 18 is as far as a SQL decimal goes. */
+const PRECISION = { min: 0, max: 18 };
 
 /**
  * `<LookupTypes><LookupType>8</LookupType>` names targets by object type code; these are the
@@ -62,11 +64,14 @@ export interface EntityContext {
   readonly languageCode: number;
   /** Global option sets by name (root `<optionsets>`). */
   readonly globalOptionSets: ReadonlyMap<string, OptionSetDefinition>;
-  /** `referencingentity/referencingattribute` (lower case) → referenced tables, from `<EntityRelationships>`. */
+  /** `entity/column` (lower case) → referenced tables, from the root `<EntityRelationships>`. */
   readonly lookupTargets: ReadonlyMap<string, readonly string[]>;
 }
 
-export function readEntity(element: XmlElement, context: EntityContext): { entity: EntityDefinition; forms: FormContents[] } {
+export function readEntity(
+  element: XmlElement,
+  context: EntityContext,
+): { entity: EntityDefinition; forms: FormContents[] } {
   const nameElement = element.required("Name");
   const schemaName = checkSchemaName(nameElement, requiredText(element, "Name"), "table name");
   const logicalName = schemaName.toLowerCase();
@@ -101,14 +106,13 @@ export function readEntity(element: XmlElement, context: EntityContext): { entit
   // name column is a custom one; a system table exported whole has a system primary name.
   const isCustomEntity = primaryIdAttribute !== undefined && primaryName?.isCustomField === true;
 
-  const keys = (info?.list("EntityKeys/EntityKey") ?? []).map((key) =>
-    readEntityKey(key, isCustomEntity ? seen : undefined),
-  );
   const keyNames = new Set<string>();
-  for (const [index, key] of keys.entries()) {
-    if (keyNames.has(key.logicalName)) info?.list("EntityKeys/EntityKey")[index]?.fail(`key '${key.logicalName}' is defined twice`);
+  const keys = (info?.list("EntityKeys/EntityKey") ?? []).map((keyElement) => {
+    const key = readEntityKey(keyElement, isCustomEntity ? seen : undefined);
+    if (keyNames.has(key.logicalName)) keyElement.fail(`key '${key.logicalName}' is defined twice`);
     keyNames.add(key.logicalName);
-  }
+    return key;
+  });
 
   const entitySetName = info === undefined ? undefined : optionalText(info, "EntitySetName");
   const ownershipType = info === undefined ? undefined : optionalText(info, "OwnershipTypeMask");
@@ -148,63 +152,12 @@ function readAttribute(element: XmlElement, entity: string, context: EntityConte
     element.required("LogicalName").fail(`'${logicalName}' is not the lower-case PhysicalName '${schemaName}'`);
   }
   const isCustomField = optionalFlag(element, "IsCustomField", false);
-
   const requiredLevel = optionalText(element, "RequiredLevel");
   if (requiredLevel !== undefined && !REQUIRED_LEVELS.has(requiredLevel)) {
     element.required("RequiredLevel").fail(`unknown requirement level '${requiredLevel}'`);
   }
   const format = optionalText(element, "Format");
-
-  const maxLengthLimit = TEXT_MAX_LENGTH[type];
-  const maxLength = optionalInteger(element, "MaxLength", { min: 1, ...(maxLengthLimit ? { max: maxLengthLimit } : {}) });
-  if (maxLengthLimit !== undefined && isCustomField && maxLength === undefined) {
-    element.fail("a text column needs <MaxLength>", { child: "MaxLength" });
-  }
-
-  const minValue = optionalDouble(element, "MinValue");
-  const maxValue = optionalDouble(element, "MaxValue");
-  if (minValue !== undefined && maxValue !== undefined && minValue > maxValue) {
-    element.required("MinValue").fail(`${minValue} is above <MaxValue> ${maxValue}`);
-  }
-  const precision = optionalInteger(element, "Precision", { min: 0, max: 18 }) ?? optionalInteger(element, "Accuracy", { min: 0, max: 18 });
-
-  let dateTimeBehavior: number | undefined;
-  if (type === "datetime") {
-    if (format !== undefined && format !== "date" && format !== "datetime") {
-      element.required("Format").fail(`the format ${format} is not valid for a date and time column (date or datetime)`);
-    }
-    dateTimeBehavior = optionalInteger(element, "Behavior", DATE_TIME_BEHAVIORS);
-    if (dateTimeBehavior === 2 && format === "datetime") {
-      element.required("Behavior").fail("a date-only column (Behavior 2) must have the format date");
-    }
-  }
-
-  const inline = element.one("optionset");
-  const optionSetFromXml = inline === undefined ? undefined : readOptionSet(inline, "inline");
-  const globalOptionSetName = optionalText(element, "OptionSetName");
-  const optionSet = optionSetFromXml ?? (globalOptionSetName === undefined ? undefined : context.globalOptionSets.get(globalOptionSetName));
-  if (isCustomField && (CHOICE_TYPES.has(type) || type === "bit") && optionSetFromXml === undefined && globalOptionSetName === undefined) {
-    element.fail(`a ${type} column needs an inline <optionset> or an <OptionSetName>`);
-  }
-  if (optionSetFromXml !== undefined) checkOptionSetType(inline ?? element, type, optionSetFromXml);
-
-  const defaultValue = optionalInteger(element, "AppDefaultValue");
-  if (defaultValue !== undefined && defaultValue !== -1 && optionSet !== undefined && (CHOICE_TYPES.has(type) || type === "bit")) {
-    if (!optionSet.options.some((o) => o.value === defaultValue)) {
-      element.required("AppDefaultValue").fail(`${defaultValue} is not an option of '${optionSet.name}'`);
-    }
-  }
-
-  let lookupTargets: string[] | undefined;
-  if (LOOKUP_TYPES.has(type)) {
-    const fromRelationships = context.lookupTargets.get(`${entity}/${logicalName}`) ?? [];
-    const fromTypeCodes = element
-      .list("LookupTypes/LookupType")
-      .map((t) => SYSTEM_OBJECT_TYPE_CODES[t.text.trim()])
-      .filter((t): t is string => t !== undefined);
-    const targets = [...new Set([...fromRelationships, ...fromTypeCodes])];
-    if (targets.length > 0) lookupTargets = targets;
-  }
+  const lookupTargets = LOOKUP_TYPES.has(type) ? readLookupTargets(element, `${entity}/${logicalName}`, context) : [];
 
   return {
     logicalName,
@@ -213,17 +166,87 @@ function readAttribute(element: XmlElement, entity: string, context: EntityConte
     isCustomField,
     ...(requiredLevel === undefined ? {} : { requiredLevel }),
     ...(format === undefined ? {} : { format }),
+    ...readSizes(element, type, isCustomField),
+    ...(type === "datetime" ? readDateTimeBehavior(element, format) : {}),
+    ...readChoice(element, type, isCustomField, context),
+    ...(lookupTargets.length === 0 ? {} : { lookupTargets }),
+    displayNames: labels(element, "displaynames/displayname"),
+  };
+}
+
+type Sizes = Pick<AttributeDefinition, "maxLength" | "minValue" | "maxValue" | "precision">;
+
+function readSizes(element: XmlElement, type: string, isCustomField: boolean): Sizes {
+  const lengthLimit = TEXT_MAX_LENGTH[type];
+  const maxLength = optionalInteger(element, "MaxLength", { min: 1, max: lengthLimit });
+  if (lengthLimit !== undefined && isCustomField && maxLength === undefined) {
+    element.fail("a text column needs <MaxLength>", { child: "MaxLength" });
+  }
+  const minValue = optionalDouble(element, "MinValue");
+  const maxValue = optionalDouble(element, "MaxValue");
+  if (minValue !== undefined && maxValue !== undefined && minValue > maxValue) {
+    element.required("MinValue").fail(`${minValue} is above <MaxValue> ${maxValue}`);
+  }
+  // Exports write a decimal's or money's precision as <Accuracy>.
+  const precision =
+    optionalInteger(element, "Precision", PRECISION) ?? optionalInteger(element, "Accuracy", PRECISION);
+  return {
     ...(maxLength === undefined ? {} : { maxLength }),
     ...(minValue === undefined ? {} : { minValue }),
     ...(maxValue === undefined ? {} : { maxValue }),
     ...(precision === undefined ? {} : { precision }),
-    ...(dateTimeBehavior === undefined ? {} : { dateTimeBehavior }),
-    ...(defaultValue === undefined ? {} : { defaultValue }),
+  };
+}
+
+function readDateTimeBehavior(
+  element: XmlElement,
+  format: string | undefined,
+): Pick<AttributeDefinition, "dateTimeBehavior"> {
+  // Dataverse refuses other formats: "The format dateonly is not valid for the datetime type column".
+  if (format !== undefined && format !== "date" && format !== "datetime") {
+    element.required("Format").fail(`the format ${format} is not valid for a date and time column (date or datetime)`);
+  }
+  const dateTimeBehavior = optionalInteger(element, "Behavior", DATE_TIME_BEHAVIORS);
+  if (dateTimeBehavior === 2 && format === "datetime") {
+    element.required("Behavior").fail("a date-only column (Behavior 2) must have the format date");
+  }
+  return dateTimeBehavior === undefined ? {} : { dateTimeBehavior };
+}
+
+type Choice = Pick<AttributeDefinition, "optionSet" | "globalOptionSetName" | "defaultValue">;
+
+/** Inline option set or global one by name, and AppDefaultValue (-1 = no default). */
+function readChoice(element: XmlElement, type: string, isCustomField: boolean, context: EntityContext): Choice {
+  const hasOptions = CHOICE_TYPES.has(type) || type === "bit";
+  const inlineElement = element.one("optionset");
+  const inline = inlineElement === undefined ? undefined : readOptionSet(inlineElement, "inline");
+  if (inlineElement !== undefined && inline !== undefined) checkOptionSetType(inlineElement, type, inline);
+  const globalOptionSetName = optionalText(element, "OptionSetName");
+  if (isCustomField && hasOptions && inline === undefined && globalOptionSetName === undefined) {
+    element.fail(`a ${type} column needs an inline <optionset> or an <OptionSetName>`);
+  }
+  const optionSet =
+    inline ?? (globalOptionSetName === undefined ? undefined : context.globalOptionSets.get(globalOptionSetName));
+
+  const defaultValue = optionalInteger(element, "AppDefaultValue");
+  const defaultIsOption = optionSet?.options.some((o) => o.value === defaultValue) ?? true;
+  if (hasOptions && defaultValue !== undefined && defaultValue !== -1 && !defaultIsOption) {
+    element.required("AppDefaultValue").fail(`${defaultValue} is not an option of '${optionSet?.name ?? ""}'`);
+  }
+  return {
     ...(optionSet === undefined ? {} : { optionSet }),
     ...(globalOptionSetName === undefined ? {} : { globalOptionSetName }),
-    ...(lookupTargets === undefined ? {} : { lookupTargets }),
-    displayNames: labels(element, "displaynames/displayname"),
+    ...(defaultValue === undefined ? {} : { defaultValue }),
   };
+}
+
+function readLookupTargets(element: XmlElement, column: string, context: EntityContext): string[] {
+  const fromRelationships = context.lookupTargets.get(column) ?? [];
+  const fromTypeCodes = element
+    .list("LookupTypes/LookupType")
+    .map((t) => SYSTEM_OBJECT_TYPE_CODES[t.text.trim()])
+    .filter((t): t is string => t !== undefined);
+  return [...new Set([...fromRelationships, ...fromTypeCodes])];
 }
 
 /** The option set kind a column type carries inline. */

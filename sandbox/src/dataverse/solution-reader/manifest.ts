@@ -21,12 +21,18 @@ export function readManifest(root: XmlElement): SolutionManifest {
     languageAttribute === undefined ? 1033 : parseInteger(root, languageAttribute, "languagecode", { min: 1 });
   const manifest = root.required("SolutionManifest");
 
-  const uniqueName = checkSchemaName(manifest.required("UniqueName"), requiredText(manifest, "UniqueName"), "UniqueName");
+  const uniqueName = checkSchemaName(
+    manifest.required("UniqueName"),
+    requiredText(manifest, "UniqueName"),
+    "UniqueName",
+  );
   const names = labels(manifest, "LocalizedNames/LocalizedName");
   const friendlyName = pickLabel(names, languageCode) ?? uniqueName;
 
   const version = requiredText(manifest, "Version");
-  if (!VERSION.test(version)) manifest.required("Version").fail(`'${version}' is not a version (major.minor[.build[.revision]])`);
+  if (!VERSION.test(version)) {
+    manifest.required("Version").fail(`'${version}' is not a version (major.minor[.build[.revision]])`);
+  }
 
   // 2 ("Both") is what `pac solution init` writes into source; a packed zip says 0 or 1.
   const managedFlag = parseInteger(manifest.required("Managed"), requiredText(manifest, "Managed"), "<Managed>", {

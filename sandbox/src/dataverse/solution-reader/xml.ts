@@ -154,7 +154,9 @@ export function parseXml(file: string, text: string, expectedRoot: string): XmlE
   try {
     ordered = parser.parse(xml);
   } catch (cause) {
-    throw new SolutionReadError("malformed XML", file, { cause });
+    // e.g. "Maximum nested tags exceeded" (fast-xml-parser stops at 100 levels; forms use ~25).
+    const reason = cause instanceof Error ? `: ${cause.message}` : "";
+    throw new SolutionReadError(`malformed XML${reason}`, file, { cause });
   }
   const roots = (ordered as OrderedNode[]).filter((node) => {
     const tag = tagOf(node);
