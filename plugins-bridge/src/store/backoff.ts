@@ -48,6 +48,8 @@ export function parseRetryAfter(header: string | null | undefined, now: Date): n
   const value = header.trim();
   if (value === "") return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // HTTP-dates start with the day's name; Date.parse would also take "-5" or "2026".
+  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
   const at = Date.parse(value);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now.getTime());

@@ -109,17 +109,20 @@ export class SqliteEngine implements Engine {
   }
 }
 
-const placeholderCache = new Map<string, string>();
+const pgStatements = new Map<string, { name: string; text: string }>();
 
-/** `?` → `$n`. Our SQL never has a `?` inside a literal or a jsonb `?` operator. */
-function toPostgres(text: string): string {
-  let converted = placeholderCache.get(text);
-  if (converted === undefined) {
+/**
+ * `?` → `$n` (our SQL never has a `?` inside a literal or a jsonb `?` operator), and a name, so
+ * each connection parses and plans a statement once (pg prepares named statements per connection).
+ */
+function toPostgres(text: string): { name: string; text: string } {
+  let prepared = pgStatements.get(text);
+  if (prepared === undefined) {
     let n = 0;
-    converted = text.replace(/\?/g, () => `$${++n}`);
-    placeholderCache.set(text, converted);
+    prepared = { name: `cosell_store_${pgStatements.size + 1}`, text: text.replace(/\?/g, () => `$${++n}`) };
+    pgStatements.set(text, prepared);
   }
-  return converted;
+  return prepared;
 }
 
 /** Deadlock and serialization failures: the whole transaction may simply run again. */
@@ -136,7 +139,8 @@ export class PostgresEngine implements Engine {
   constructor(private readonly pool: Pool) {}
 
   private static async query(client: Pool | PoolClient, s: Stmt): Promise<StmtResult> {
-    const result: QueryResult<Row> = await client.query<Row>(toPostgres(s.text), s.params as Param[]);
+    const { name, text } = toPostgres(s.text);
+    const result: QueryResult<Row> = await client.query<Row>({ name, text, values: s.params as Param[] });
     return { rows: result.rows, changes: result.rowCount ?? 0 };
   }
 
