@@ -551,7 +551,7 @@ describe("hand-built packages that Dataverse would refuse", () => {
     expectRefused(solutionZip({ "solution.xml": solutionXml() + "<Extra/>" }), "solution.xml: malformed XML: a document has exactly one root element");
   });
 
-  test("an entity XML does not define (&nbsp;) and a DOCTYPE are refused", () => {
+  test("an entity XML does not define (&nbsp;), a bare & and a DOCTYPE are refused", () => {
     expectRefused(
       solutionZip({ "solution.xml": solutionXml().replace("Test Solution", "Test&nbsp;Solution") }),
       "solution.xml: malformed XML: undefined entity &nbsp;",
@@ -560,6 +560,13 @@ describe("hand-built packages that Dataverse would refuse", () => {
       solutionZip({ "solution.xml": '<!DOCTYPE x [<!ENTITY a "aaaa">]>' + solutionXml() }),
       "solution.xml: malformed XML: a DOCTYPE declaration is not allowed",
     );
+    expectRefused(
+      solutionZip({ "solution.xml": solutionXml().replace('languagecode="1033" generatedBy', 'languagecode="1033" a="R&D" generatedBy') }),
+      "solution.xml: malformed XML: a bare & (write &amp;)",
+    );
+    // Inside CDATA and comments anything goes.
+    const quoted = solutionXml().replace("<Descriptions />", "<Descriptions><![CDATA[<!DOCTYPE &nbsp; R&D]]></Descriptions><!-- & -->");
+    expect(readSolutionZip(solutionZip({ "solution.xml": quoted })).uniqueName).toBe("TestSolution");
   });
 
   test("elements nested deeper than the parser allows", () => {

@@ -40,6 +40,7 @@ const KEY_ATTRIBUTE: Readonly<Record<string, string>> = {
   RolePrivilege: "name",
 };
 
+/** XML knows five named entities; anything else (&nbsp;) is a well-formedness error. */
 const XML_ENTITIES = new Set(["amp", "lt", "gt", "quot", "apos"]);
 
 export class XmlElement {
@@ -137,7 +138,8 @@ export function decodeText(file: string, bytes: Uint8Array): string {
 /** Parses an XML document and checks its root element; `text` has already been decoded. */
 export function parseXml(file: string, text: string, expectedRoot: string): XmlElement {
   const xml = text.replace(/^\uFEFF/, "");
-  if (/<!DOCTYPE/i.test(xml)) {
+  const markup = xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, "").replace(/<!--[\s\S]*?-->/g, "");
+  if (/<!DOCTYPE/i.test(markup)) {
     // .NET's XmlReader, which Dataverse uses, prohibits DTDs; they are also how entity bombs get in.
     throw new SolutionReadError("malformed XML: a DOCTYPE declaration is not allowed", file);
   }
@@ -146,9 +148,13 @@ export function parseXml(file: string, text: string, expectedRoot: string): XmlE
     const { msg, line, col } = verdict.err;
     throw new SolutionReadError(`malformed XML at line ${line}, column ${col}: ${msg}`, file);
   }
-  const unknownEntity = findUnknownEntity(xml);
-  if (unknownEntity !== undefined) {
-    throw new SolutionReadError(`malformed XML: undefined entity &${unknownEntity};`, file);
+  // The validator lets these through; an XML reader does not.
+  if (/&(?!(?:[A-Za-z_][\w.-]*|#\d+|#x[0-9A-Fa-f]+);)/.test(markup)) {
+    throw new SolutionReadError("malformed XML: a bare & (write &amp;)", file);
+  }
+  for (const match of markup.matchAll(/&([A-Za-z_][\w.-]*);/g)) {
+    const entity = match[1] ?? "";
+    if (!XML_ENTITIES.has(entity)) throw new SolutionReadError(`malformed XML: undefined entity &${entity};`, file);
   }
   let ordered: unknown;
   try {
@@ -202,14 +208,4 @@ function toElement(file: string, node: OrderedNode, parent: XmlElement | undefin
   }
   for (const child of element.children) child.siblingsNamed = counts.get(child.name) ?? 1;
   return element;
-}
-
-/** XML knows five named entities; anything else (&nbsp;) is a well-formedness error. */
-function findUnknownEntity(xml: string): string | undefined {
-  const outsideCdata = xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, "").replace(/<!--[\s\S]*?-->/g, "");
-  for (const match of outsideCdata.matchAll(/&([A-Za-z_][\w.-]*);/g)) {
-    const entity = match[1] ?? "";
-    if (!XML_ENTITIES.has(entity)) return entity;
-  }
-  return undefined;
 }
