@@ -211,18 +211,16 @@ function picklist(options: readonly PicklistOption[]): TransformImpl {
   };
 }
 
-function solutionIds(raw: unknown): string[] {
-  if (!Array.isArray(raw)) return [];
-  const ids: string[] = [];
-  for (const tag of raw) {
-    if (typeof tag !== "object" || tag === null) continue;
-    const { id, type } = tag as { id?: unknown; type?: unknown };
-    if (typeof id !== "string") continue;
-    // Legacy Category solutions (e.g. Dynamics365forSales) are not catalogue ids.
-    const isName = typeof type === "string" ? type.toLowerCase() === "name" : isSolutionId(id.trim().toUpperCase());
-    if (isName) ids.push(id.trim().toUpperCase());
-  }
-  return ids;
+/** The solution id a tag contributes to `cosell_products`, if it is one of ours. */
+function catalogueId(tag: unknown): string | undefined {
+  if (typeof tag !== "object" || tag === null) return undefined;
+  const { id, type } = tag as { id?: unknown; type?: unknown };
+  if (typeof id !== "string" || id.trim() === "") return undefined;
+  const normalized = id.trim().toUpperCase();
+  // Legacy Category solutions (e.g. Dynamics365forSales) are not catalogue ids; untyped tags count
+  // when they look like one.
+  const ours = typeof type === "string" ? type.toLowerCase() === "name" : isSolutionId(normalized);
+  return ours ? normalized : undefined;
 }
 
 function sortedIds(ids: readonly string[]): JsonValue {
@@ -231,28 +229,30 @@ function sortedIds(ids: readonly string[]): JsonValue {
 }
 
 const products: TransformImpl = {
-  fromPartnerCenter: (raw) => sortedIds(solutionIds(raw)),
+  fromPartnerCenter: (raw) =>
+    sortedIds(Array.isArray(raw) ? raw.map(catalogueId).filter((id): id is string => id !== undefined) : []),
   fromDataverse: (raw) => sortedIds(parseProducts(typeof raw === "string" ? raw : null)),
   toPartnerCenter: (value, ctx) => {
     const wanted = Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+    const invalid = wanted.filter((id) => !isSolutionId(id));
+    if (invalid.length > 0) {
+      return refuse(
+        `${invalid.length === 1 ? "This solution ID is" : "These solution IDs are"} not valid: ${invalid.join(", ")}. A solution ID looks like SOL-15974-MQF.`,
+      );
+    }
     const current = getAt(ctx.referral, ctx.segments);
-    const existing = Array.isArray(current) ? (current as unknown[]) : [];
-    // Keep what is not ours to manage (Category solutions) and the details of ids we keep.
-    const others = existing.filter((t) => {
-      const type = (t as { type?: unknown } | null)?.type;
-      return typeof type === "string" && type.toLowerCase() !== "name";
-    });
-    const named = wanted.map((id) => {
-      const found = existing.find((t) => {
-        const tag = t as { id?: unknown; type?: unknown } | null;
-        return typeof tag?.id === "string" && tag.id.trim().toUpperCase() === id && !others.includes(t);
-      });
-      return (found as JsonValue | undefined) ?? { type: "Name", id };
-    });
-    return setOwnPath([...(others as JsonValue[]), ...named], ctx);
+    const existing = Array.isArray(current) ? (current as JsonValue[]) : [];
+    // Keep what is not ours to manage, and the details (name, publisher) of ids we keep.
+    const others = existing.filter((tag) => catalogueId(tag) === undefined);
+    const named = wanted.map((id) => existing.find((tag) => catalogueId(tag) === id) ?? { type: "Name", id });
+    return setOwnPath([...others, ...named], ctx);
   },
   toDataverse: (value) =>
-    ok(Array.isArray(value) && value.length > 0 ? formatProducts(value.filter((v): v is string => typeof v === "string")) : null),
+    ok(
+      Array.isArray(value) && value.length > 0
+        ? formatProducts(value.filter((v): v is string => typeof v === "string"))
+        : null,
+    ),
 };
 
 const currencyIsoCode: TransformImpl = {
