@@ -160,7 +160,7 @@ export function parseXml(file: string, text: string, expectedRoot: string): XmlE
   try {
     ordered = parser.parse(xml);
   } catch (cause) {
-    // e.g. "Maximum nested tags exceeded" (fast-xml-parser stops at 100 levels; forms use ~25).
+    // e.g. "Maximum nested tags exceeded": fast-xml-parser stops at 100 levels; real exports reach 19.
     const reason = cause instanceof Error ? `: ${cause.message}` : "";
     throw new SolutionReadError(`malformed XML${reason}`, file, { cause });
   }
