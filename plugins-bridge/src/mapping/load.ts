@@ -118,7 +118,7 @@ function checkField(kind: RecordKind, key: string, field: z.infer<typeof Complet
     }
     const seen = new Set<number>();
     t.values?.forEach((v, i) => {
-      if (seen.has(v.crm)) issues.push({ path: at("transform", "values", `${i}`, "crm"), message: `option ${v.crm} is listed twice` });
+      if (seen.has(v.crm)) issues.push({ path: formatPath([kind, "fields", key, "transform", "values", i, "crm"]), message: `option ${v.crm} is listed twice` });
       seen.add(v.crm);
     });
   }
