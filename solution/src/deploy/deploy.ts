@@ -18,7 +18,7 @@ import {
 import { child, parseXml, textOf, unzipPackage } from "../read";
 import { DataverseError, odataString, type DataverseClient } from "./dataverse";
 import { appendLedger, readLedger, stagingPass, type LedgerEntry } from "./ledger";
-import { expectedEnvironmentValues, type DeploySettings } from "./settings";
+import type { DeploySettings } from "./settings";
 
 export class DeployRefusedError extends Error {
   constructor(message: string) {
@@ -220,7 +220,8 @@ export async function smokeCheck(client: DataverseClient, settings: DeploySettin
     if (missing.length > 0) failures.push(`${table} lacks ${missing.join(", ")}`);
   }
 
-  const expected = expectedEnvironmentValues(settings);
+  // Variables the settings name must hold those values; the others only need to exist (an admin
+  // may have set them by hand, and a deployment does not undo that).
   for (const v of ENVIRONMENT_VARIABLES) {
     const def = await readDefinition(client, v.schemaName);
     if (!def) {
@@ -228,8 +229,8 @@ export async function smokeCheck(client: DataverseClient, settings: DeploySettin
       continue;
     }
     const value = def.environmentvariabledefinition_environmentvariablevalue?.[0]?.value ?? def.defaultvalue ?? "";
-    const want = expected.get(v.schemaName) ?? "";
-    if (value !== want) failures.push(`environment variable ${v.schemaName} holds "${value}", expected "${want}"`);
+    const want = settings.environmentVariables[v.schemaName];
+    if (want !== undefined && value !== want) failures.push(`environment variable ${v.schemaName} holds "${value}", expected "${want}"`);
   }
 
   const controls = await client.get<{ value: Array<{ name: string }> }>(`customcontrols?$filter=name eq ${odataString(PCF_CONTROL.fullName)}&$select=name`);

@@ -75,8 +75,3 @@ export function readDeploySettings(file: string, expected?: DeployEnvironment): 
   }
   return parseDeploySettings(json, file, expected);
 }
-
-/** The effective value each variable should hold after the deployment: the setting, else the default. */
-export function expectedEnvironmentValues(settings: DeploySettings): Map<string, string> {
-  return new Map(ENVIRONMENT_VARIABLES.map((v) => [v.schemaName, settings.environmentVariables[v.schemaName] ?? v.defaultValue]));
-}
