@@ -48,19 +48,14 @@ type SettingsState =
   | { readonly state: "ready"; readonly value: FormSettings }
   | { readonly state: "failed"; readonly reason: string };
 
-interface AccountCheckEntry {
-  readonly result: AccountCountry;
-  /** Only the latest check of an account may write its result. */
-  readonly token: number;
-}
-
 /** What the script remembers for one form load. */
 interface Session {
   form: Xrm.FormContext;
   readonly entityId: string;
   readonly reader: DataverseReader;
   settings: SettingsState;
-  readonly accountChecks: Map<string, AccountCheckEntry>;
+  /** Country checks by account and country column; at most one runs per key. */
+  readonly accountChecks: Map<string, AccountCountry>;
   /** The saved value of "share with Microsoft sellers" (the form's value at the last data load). */
   savedShare: boolean;
   /** The non-default deal value column this script bound onDealValueChange to. */
@@ -71,7 +66,6 @@ interface Session {
 }
 
 let session: Session | null = null;
-let nextToken = 1;
 const inFlight = new Set<Promise<unknown>>();
 
 function track(promise: Promise<unknown>): void {
@@ -172,7 +166,7 @@ function readFacts(s: Session): CoSellFacts {
   return {
     settings: settingsFact(s),
     customer,
-    accountCountry: check?.result ?? null,
+    accountCountry: check ?? null,
     countryCodeColumn,
     dealValue: dealValueFact(form, s.settings),
     closeDate: closeDate instanceof Date ? closeDate : null,
@@ -349,13 +343,11 @@ function ensureAccountCheck(s: Session, recheck: boolean): void {
   const column = s.settings.value.countryCodeColumn;
   const key = accountKey(customer.id, column);
   const cached = s.accountChecks.get(key);
-  if (cached && (cached.result.state === "checking" || (!recheck && cached.result.state !== "failed"))) return;
-  const token = nextToken++;
-  s.accountChecks.set(key, { result: { state: "checking" }, token });
+  if (cached && (cached.state === "checking" || (!recheck && cached.state !== "failed"))) return;
+  s.accountChecks.set(key, { state: "checking" });
   track(
     checkAccountCountry(s.reader, customer.id, column).then((result) => {
-      if (s.accountChecks.get(key)?.token !== token) return;
-      s.accountChecks.set(key, { result, token });
+      s.accountChecks.set(key, result);
       refresh(s, "live");
     }),
   );
@@ -368,7 +360,7 @@ function retryUnsettledChecks(s: Session): void {
   const customer = lookupOf(s.form, StandardOpportunityColumn.customer);
   if (!customer) return;
   const cached = s.accountChecks.get(accountKey(customer.id, s.settings.value.countryCodeColumn));
-  ensureAccountCheck(s, cached !== undefined && cached.result.state !== "valid");
+  ensureAccountCheck(s, cached !== undefined && cached.state !== "valid");
 }
 
 // ---------------------------------------------------------------------------------------------
