@@ -32,6 +32,11 @@ interface Harness {
   open(options?: StoreOptions, extra?: { poolSize?: number }): Promise<Store>;
   /** Rows of kysely's migration table (to prove a reopen migrates nothing twice). */
   migrationCount(): Promise<number>;
+  /**
+   * A database that has never been migrated, with a stray `links` table that makes the migration
+   * fail half-way; `clear()` removes the stray table; `tables()` lists what is there.
+   */
+  brokenDatabase(): Promise<{ open(): Promise<Store>; tables(): Promise<string[]>; clear(): Promise<void> }>;
   teardown(): Promise<void>;
 }
 
@@ -55,6 +60,25 @@ function sqliteHarness(): Harness {
       } finally {
         db.close();
       }
+    },
+    brokenDatabase: async () => {
+      const broken = path.join(dir, `broken-${n}.sqlite`);
+      const sql = (text: string): string[][] | undefined => {
+        const db = new Database(broken);
+        try {
+          const statement = db.prepare(text);
+          if (!statement.reader) return void statement.run();
+          return statement.raw().all() as string[][];
+        } finally {
+          db.close();
+        }
+      };
+      sql("CREATE TABLE links (stray INTEGER)");
+      return {
+        open: () => openStore({ kind: "sqlite", path: broken }),
+        tables: async () => (sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") ?? []).map((r) => String(r[0])),
+        clear: async () => void sql("DROP TABLE links"),
+      };
     },
     teardown: async () => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -94,9 +118,22 @@ function postgresHarness(): Harness {
     open: (options, extra) =>
       openStore({ kind: "postgres", connectionString: PG_URL, schema, poolSize: extra?.poolSize ?? 10 }, options),
     migrationCount: async () => Number((await connected().query(`SELECT COUNT(*) AS n FROM "${schema}".kysely_migration`)).rows[0].n),
+    brokenDatabase: async () => {
+      const broken = `${schema}_broken`;
+      await connected().query(`CREATE SCHEMA "${broken}"; CREATE TABLE "${broken}".links (stray integer)`);
+      return {
+        open: () => openStore({ kind: "postgres", connectionString: PG_URL, schema: broken, poolSize: 2 }),
+        tables: async () =>
+          (await connected().query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", [broken])).rows.map(
+            (r: { table_name: string }) => r.table_name,
+          ),
+        clear: async () => void (await connected().query(`DROP TABLE "${broken}".links`)),
+      };
+    },
     teardown: async () => {
       if (!admin) return;
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}_broken" CASCADE`);
       await admin.end();
     },
   };
@@ -166,6 +203,17 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       expect(await h.migrationCount()).toBe(1);
       expect((await again.getLink("link-1"))?.referralId).toBe("ref-1");
       expect((await third.findEvent("dataverse", "op-1"))?.linkKey).toBe("link-1");
+    });
+
+    it("migrates all or nothing: a migration failing half-way leaves no table behind", async () => {
+      const db = await h.brokenDatabase();
+      await expect(db.open()).rejects.toMatchObject({ name: "StoreOpenError", message: expect.stringMatching(/0001_initial/) });
+      // events and jobs were created before links failed: rolled back with it.
+      expect((await db.tables()).filter((t) => !t.startsWith("kysely_"))).toEqual(["links"]);
+      await db.clear();
+      const store = await db.open();
+      opened.push(store);
+      expect((await store.enqueue({ linkKey: "A", kind: "sync", payload: {} })).coalesced).toBe(false);
     });
 
     it("lets several stores open the same empty database at once", async () => {

@@ -183,8 +183,3 @@ export function isUniqueViolation(err: unknown): boolean {
   const code = pgCode(err);
   return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
-
-export function isSqliteBusy(err: unknown): boolean {
-  const code = pgCode(err);
-  return code === "SQLITE_BUSY" || code === "SQLITE_BUSY_SNAPSHOT" || code === "SQLITE_LOCKED";
-}

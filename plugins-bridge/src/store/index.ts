@@ -8,9 +8,9 @@ import Database from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import { z } from "zod";
-import { PostgresEngine, SqliteEngine, isSqliteBusy, type Engine } from "./engine";
+import { PostgresEngine, SqliteEngine, type Engine } from "./engine";
 import { StoreOpenError } from "./errors";
-import { migrationProvider, type Dialect } from "./migrations";
+import { LATEST_MIGRATION, migrationProvider, type Dialect } from "./migrations";
 import { SqlStore } from "./sql-store";
 import type { Store, StoreConfig, StoreOptions } from "./types";
 
@@ -96,6 +96,13 @@ async function openSqlite(config: Extract<StoreConfig, { kind: "sqlite" }>): Pro
   }
 }
 
+/** Whether the latest migration is recorded: then opening takes no write lock at all. */
+function sqliteUpToDate(db: Database.Database): boolean {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'").get();
+  if (!table) return false;
+  return db.prepare("SELECT 1 FROM kysely_migration WHERE name = ?").get(LATEST_MIGRATION) !== undefined;
+}
+
 async function openSqliteNow(file: string, durability: "normal" | "full"): Promise<Engine> {
   let db: Database.Database;
   try {
@@ -112,15 +119,16 @@ async function openSqliteNow(file: string, durability: "normal" | "full"): Promi
     throw new StoreOpenError(`cannot open the SQLite store at ${file}`, { cause: err });
   }
   try {
-    // Another process migrating the same file at the same moment makes ours fail with SQLITE_BUSY
-    // (its read snapshot went stale); once it is done, ours finds nothing left to do.
-    for (let attempt = 1; ; attempt++) {
+    if (!sqliteUpToDate(db)) {
+      // kysely runs SQLite migrations without a transaction or a lock. Ours: BEGIN IMMEDIATE makes a
+      // migration all-or-nothing (a kill mid-way leaves the previous schema, not half of the new one)
+      // and makes a second process wait (busy_timeout) until the first has finished.
+      db.exec("BEGIN IMMEDIATE");
       try {
         await migrate(new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) }), "sqlite");
-        break;
-      } catch (err) {
-        if (attempt >= 5 || !isSqliteBusy((err as { cause?: unknown }).cause)) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        db.exec("COMMIT");
+      } finally {
+        if (db.inTransaction) db.exec("ROLLBACK");
       }
     }
   } catch (err) {
