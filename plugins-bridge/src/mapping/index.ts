@@ -6,5 +6,6 @@ export type { FieldMapping, Mapping, MappingIssue } from "./load";
 export { transformFor, picklistOptions } from "./transforms";
 export type { TransformImpl, WriteResult } from "./transforms";
 export { canonicalJson, jsonEquals, toJson } from "./json";
+export type { JsonValue, JsonPrimitive } from "./json";
 export { applyOps, opToSet, parsePath, getAt } from "./pointer";
 export type { PartnerCenterPath } from "./pointer";
