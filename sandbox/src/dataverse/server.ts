@@ -1,0 +1,286 @@
+/**
+ * The HTTP shell of the Dataverse emulator (Fastify): bearer-token authentication against the
+ * org's audience, caller resolution (application users by app id, users by Entra object id),
+ * service protection, fault injection, the unit of work around each request (sync webhooks,
+ * commit or rollback, commit log, async webhooks), and the `/_emulator/` control routes.
+ */
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { FaultInjector, FaultSettingsSchema, sleep } from "../faults";
+import type { TokenVerifier } from "../identity";
+import type { Caller, WriteScope } from "./data/operations";
+import { DataverseError, Errors } from "./errors";
+import { errorResponse, executeBatch, parseBatch } from "./api/batch";
+import type { ApiContext, ApiRequest, ApiResponse } from "./api/http";
+import { dispatch } from "./api/router";
+import { provisionContract } from "./metadata/contract";
+import type { Schema } from "./metadata/schema";
+import { Organization, type CommitEntry, type SeededIds } from "./org";
+import { DEFAULT_LIMITS, ServiceProtection, type ProtectionLimits } from "./protection";
+import { WebhookDispatcher, type WebhookDelivery } from "./webhooks/dispatcher";
+
+export const API_PREFIX = "/api/data/v9.2";
+
+export interface DataverseEmulatorOptions {
+  port?: number;
+  host?: string;
+  tokens: TokenVerifier;
+  /** The token audience this org accepts (default: the emulator's own origin). */
+  resourceUrl?: string;
+  faults?: FaultInjector;
+  limits?: Partial<ProtectionLimits>;
+  organizationName?: string;
+  /** Seed EUR and the sandbox admin/seller users (USD, SYSTEM and the SDK messages are always there). */
+  seed?: boolean;
+  /** More routes on this origin (the sandbox form page). */
+  extraRoutes?: (app: FastifyInstance) => void;
+  /** Largest request body (a solution import carries the zip in base64). Default 128 MiB. */
+  bodyLimit?: number;
+}
+
+export interface DataverseEmulator {
+  readonly url: string;
+  readonly apiUrl: string;
+  readonly resourceUrl: string;
+  readonly app: FastifyInstance;
+  readonly faults: FaultInjector;
+  /** `commit` (CommitEntry) and `webhook` (WebhookDelivery). */
+  readonly events: EventEmitter;
+  /** Read access to the current schema (replaced by `reset()`). */
+  readonly schema: Schema;
+  readonly seededIds: SeededIds;
+  readonly organization: Organization;
+  readonly webhooks: { readonly deliveries: readonly WebhookDelivery[]; idle(): Promise<void>; clear(): void };
+  close(): Promise<void>;
+  reset(): void;
+  provisionContract(): void;
+  registerApplicationUser(input: { applicationId: string; fullName: string }): string;
+  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string }): string;
+}
+
+function headerMap(req: FastifyRequest): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    m.set(k.toLowerCase(), Array.isArray(v) ? v.join(", ") : v);
+  }
+  return m;
+}
+
+function send(reply: FastifyReply, res: ApiResponse): FastifyReply {
+  reply.code(res.status);
+  for (const [k, v] of Object.entries(res.headers)) reply.header(k, v);
+  if (res.json !== undefined) return reply.send(JSON.stringify(res.json));
+  if (res.text !== undefined) return reply.send(res.text);
+  return reply.send();
+}
+
+export async function startDataverseEmulator(options: DataverseEmulatorOptions): Promise<DataverseEmulator> {
+  const host = options.host ?? "127.0.0.1";
+  const org = new Organization({ name: options.organizationName ?? "sandbox", seed: options.seed ?? true });
+  const faults = options.faults ?? new FaultInjector();
+  const limits: ProtectionLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const protection = new ServiceProtection(limits);
+  let url = "";
+  let apiUrl = "";
+  let resourceUrl = options.resourceUrl ?? "";
+  const closing = new AbortController();
+  const dispatcher = new WebhookDispatcher(org, faults, () => new URL(resourceUrl).host, org.events, closing.signal);
+
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 128 * 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  /** One transaction: the handler, synchronous webhooks, then commit and the async webhooks. */
+  async function unit<T>(caller: Caller, correlationId: string, run: (ctx: ApiContext) => T): Promise<T> {
+    const scope: WriteScope = { caller, tx: org.store.begin(), operations: [], correlationId };
+    const ctx: ApiContext = { org, scope, apiUrl, afterResponse: [] };
+    let result: T;
+    try {
+      result = run(ctx);
+      await dispatcher.runSync(scope.operations, correlationId, caller);
+    } catch (err) {
+      scope.tx.rollback();
+      throw err;
+    }
+    scope.tx.commit();
+    org.announce(scope.operations);
+    dispatcher.enqueueAsync(scope.operations, correlationId, caller);
+    for (const f of ctx.afterResponse) f();
+    return result;
+  }
+
+  function authenticate(req: FastifyRequest): Caller {
+    const verified = options.tokens.verify(req.headers.authorization, resourceUrl);
+    if (!verified.ok) {
+      throw new DataverseError(401, "", "", {
+        "WWW-Authenticate": `Bearer authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize, resource_id=${resourceUrl}/`,
+      });
+    }
+    const found = org.findCaller(verified.claims);
+    if (found.disabled) throw Errors.disabledUser(found.disabled);
+    if (!found.caller) throw Errors.notAMember();
+    const c = found.caller;
+    // An application user's service principal object id is learnt from its first token.
+    return verified.claims.idtyp === "app" && !c.azureactivedirectoryobjectid ? { ...c, azureactivedirectoryobjectid: verified.claims.oid } : c;
+  }
+
+  app.all(`${API_PREFIX}/*`, async (req, reply) => {
+    const requestId = randomUUID();
+    reply.header("x-ms-service-request-id", requestId);
+    reply.header("REQ_ID", requestId);
+    let release: (() => void) | undefined;
+    try {
+      const caller = authenticate(req);
+      const rawUrl = req.raw.url ?? "";
+      const q = rawUrl.indexOf("?");
+      const rawPath = (q < 0 ? rawUrl : rawUrl.slice(0, q)).slice(API_PREFIX.length + 1);
+      let path: string;
+      try {
+        path = decodeURIComponent(rawPath);
+      } catch {
+        throw Errors.querySyntax(`The request URL '${rawUrl}' is not correctly encoded.`);
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+      const apiReq: ApiRequest = {
+        method: req.method.toUpperCase(),
+        path,
+        query: new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1)),
+        headers: headerMap(req),
+        body,
+        url: `${url}${rawUrl}`,
+      };
+      const isBatch = path === "$batch";
+      let weight = 1;
+      if (isBatch && body) {
+        try {
+          weight = Math.max(1, parseBatch(body, apiReq.headers.get("content-type")).reduce((n, i) => n + (i.kind === "changeset" ? i.requests.length : 1), 0));
+        } catch {
+          weight = 1; // executeBatch answers the parse error
+        }
+      }
+      const admission = protection.admit(caller.systemuserid, weight);
+      if (!admission.ok) throw admission.error;
+      release = admission.release;
+      reply.header("x-ms-ratelimit-burst-remaining-xrm-requests", String(admission.remaining));
+
+      if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+      const fault = faults.drawRequestFault();
+      if (fault.kind === "timeout") {
+        await sleep(fault.holdMs);
+        reply.hijack();
+        req.raw.socket.destroy();
+        return reply;
+      }
+      if (fault.kind === "error") throw Errors.injectedServerError(fault.status);
+      if (fault.kind === "throttle") throw Errors.rateLimit(limits.requestsPerWindow, limits.windowSeconds, fault.retryAfterSeconds);
+
+      const correlationId = randomUUID();
+      const res = isBatch
+        ? await executeBatch(apiReq, apiUrl, (run) => unit(caller, correlationId, run), dispatch)
+        : await unit(caller, correlationId, (ctx) => dispatch(ctx, apiReq));
+      return send(reply, res);
+    } catch (err) {
+      if (err instanceof DataverseError && err.status === 401) {
+        reply.code(401);
+        for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+        return reply.send();
+      }
+      return send(reply, errorResponse(err));
+    } finally {
+      release?.();
+    }
+  });
+
+  // ---- /_emulator/ control (no auth: sandbox only) ------------------------------------------
+  const readJson = (req: FastifyRequest): unknown => {
+    const b = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
+    return b.trim() === "" ? {} : JSON.parse(b);
+  };
+  app.get("/_emulator", async () => ({
+    endpoints: [
+      "GET /_emulator/faults",
+      "PUT /_emulator/faults",
+      "GET /_emulator/webhook-deliveries",
+      "DELETE /_emulator/webhook-deliveries",
+      "GET /_emulator/changes?since=<epoch ms>",
+      "POST /_emulator/reset",
+      "POST /_emulator/provision-contract",
+    ],
+  }));
+  app.get("/_emulator/faults", async () => faults.current);
+  app.put("/_emulator/faults", async (req, reply) => {
+    let parsed;
+    try {
+      parsed = FaultSettingsSchema.safeParse(readJson(req));
+    } catch (err) {
+      return reply.code(400).send({ error: `invalid JSON: ${(err as Error).message}` });
+    }
+    if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+    return faults.update(parsed.data);
+  });
+  app.get("/_emulator/webhook-deliveries", async () => ({ value: dispatcher.deliveries }));
+  app.delete("/_emulator/webhook-deliveries", async (_req, reply) => {
+    dispatcher.clear();
+    return reply.code(204).send();
+  });
+  app.get("/_emulator/changes", async (req) => {
+    const since = Number((req.query as Record<string, string | undefined>).since ?? "0");
+    const value: CommitEntry[] = org.changes.filter((c) => c.at > (Number.isFinite(since) ? since : 0));
+    return { value };
+  });
+  app.post("/_emulator/reset", async (_req, reply) => {
+    reset();
+    return reply.code(204).send();
+  });
+  app.post("/_emulator/provision-contract", async (_req, reply) => {
+    provisionContract(org);
+    return reply.code(204).send();
+  });
+
+  options.extraRoutes?.(app);
+
+  function reset(): void {
+    org.reset();
+    dispatcher.clear();
+    protection.reset();
+  }
+
+  await app.listen({ port: options.port ?? 0, host });
+  const addr = app.server.address() as AddressInfo;
+  url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+  apiUrl = `${url}${API_PREFIX}`;
+  if (!resourceUrl) resourceUrl = url;
+  resourceUrl = resourceUrl.replace(/\/+$/, "");
+
+  return {
+    url,
+    apiUrl,
+    resourceUrl,
+    app,
+    faults,
+    events: org.events,
+    get schema() {
+      return org.schema;
+    },
+    seededIds: org.seededIds,
+    organization: org,
+    webhooks: {
+      get deliveries() {
+        return dispatcher.deliveries;
+      },
+      idle: () => dispatcher.idle(),
+      clear: () => dispatcher.clear(),
+    },
+    close: async () => {
+      closing.abort();
+      await app.close();
+    },
+    reset,
+    provisionContract: () => provisionContract(org),
+    registerApplicationUser: (input) => org.registerApplicationUser(input),
+    registerUser: (input) => org.registerUser(input),
+  };
+}
