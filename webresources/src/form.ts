@@ -112,6 +112,14 @@ function numberOf(form: Xrm.FormContext, name: string): number | null {
   return typeof v === "number" ? v : null;
 }
 
+/**
+ * Form scripts run in a frame of their own while the form builds its values in another, so a date
+ * from the form is not `instanceof` this frame's Date; ask what it is instead.
+ */
+function isDate(value: unknown): value is Date {
+  return Object.prototype.toString.call(value) === "[object Date]" && !Number.isNaN((value as Date).getTime());
+}
+
 function lookupOf(form: Xrm.FormContext, name: string): CustomerRef | null {
   const v = valueOf(form, name);
   const first: unknown = Array.isArray(v) ? v[0] : null;
@@ -169,7 +177,7 @@ function readFacts(s: Session): CoSellFacts {
     accountCountry: check ?? null,
     countryCodeColumn,
     dealValue: dealValueFact(form, s.settings),
-    closeDate: closeDate instanceof Date ? closeDate : null,
+    closeDate: isDate(closeDate) ? closeDate : null,
     products: stringOf(form, OpportunityColumn.products),
     microsoftHelp: numberOf(form, OpportunityColumn.microsoftHelp),
     hasCustomerContact: lookupOf(form, StandardOpportunityColumn.customerContact) !== null,
