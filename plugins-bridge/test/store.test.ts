@@ -351,6 +351,68 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       expect(await instances[0]!.queueStats()).toMatchObject({ queued: 0, running: 0, dead: 0 });
     }, 60_000);
 
+    it("never runs two jobs of one link at once while jobs keep arriving and being retried", async () => {
+      const instances = await Promise.all(
+        h.name === "postgres" ? [open(undefined, { poolSize: 6 }), open(undefined, { poolSize: 6 })] : [open(), open()],
+      );
+      const PRODUCERS = 4;
+      const PER_PRODUCER = 40;
+      const TOTAL = PRODUCERS * PER_PRODUCER;
+      const running = new Set<string>();
+      let overlaps = 0;
+      let done = 0;
+      let produced = 0;
+      const deadline = Date.now() + 50_000;
+      const producer = async (p: number) => {
+        for (let i = 0; i < PER_PRODUCER; i++) {
+          await instances[p % instances.length]!.enqueue({ linkKey: `hot-${(p + i) % 5}`, kind: `p${p}-${i}`, payload: {} });
+          produced++;
+          if (i % 5 === 0) await sleep(1);
+        }
+      };
+      const claimer = async (store: Store, workerId: string) => {
+        while (done < TOTAL && Date.now() < deadline) {
+          const job = await store.claimNext(workerId, 60_000);
+          if (!job) {
+            await sleep(2);
+            continue;
+          }
+          if (running.has(job.linkKey)) overlaps++;
+          running.add(job.linkKey);
+          await sleep(Math.random() * 2);
+          running.delete(job.linkKey);
+          if (job.attempts === 1 && job.id % 3 === 0) {
+            // A failure: back to the queue at once, still the head of its link.
+            await store.retryLater(job.id, { error: "transient", runAt: new Date(0), workerId });
+          } else {
+            await store.complete(job.id, workerId);
+            done++;
+          }
+        }
+      };
+      await Promise.all([
+        ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
+        ...instances.flatMap((store, i) => Array.from({ length: 4 }, (_, c) => claimer(store, `w${i}.${c}`))),
+      ]);
+      expect(produced).toBe(TOTAL);
+      expect(done).toBe(TOTAL);
+      expect(overlaps).toBe(0);
+    }, 60_000);
+
+    it("holds back a retried dead letter while a later job of its link runs", async () => {
+      const store = await open();
+      const first = await store.enqueue({ linkKey: "A", kind: "sync", payload: {} });
+      const second = await store.enqueue({ linkKey: "A", kind: "accept", payload: {} });
+      await store.claimNext("w", 60_000);
+      await store.deadLetter(first.jobId, "bad data", "w");
+      expect((await store.claimNext("w", 60_000))?.id).toBe(second.jobId);
+      // The dead letter has the older id, but the link is busy: it waits.
+      await store.retryDeadLetter(first.jobId);
+      expect(await store.claimNext("w2", 60_000)).toBeUndefined();
+      await store.complete(second.jobId, "w");
+      expect((await store.claimNext("w2", 60_000))?.id).toBe(first.jobId);
+    });
+
     it("does not claim a job before its run_at, nor a later job of the same link", async () => {
       const clock = manualClock();
       const store = await open({ now: clock.now });
