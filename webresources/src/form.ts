@@ -41,6 +41,7 @@ export const NotificationId = {
 
 /** Save modes that persist the seller's edits; the rules hold for these. Deactivate, assign etc. pass. */
 const VALIDATED_SAVE_MODES: ReadonlySet<number> = new Set([1 /* Save */, 2 /* SaveAndClose */, 59 /* SaveAndNew */, 70 /* AutoSave */]);
+const AUTO_SAVE = 70;
 
 type SettingsState =
   | { readonly state: "idle" }
@@ -254,10 +255,13 @@ function showDetails(s: Session, details: readonly MissingDetail[], summary: boo
   }
 }
 
-/** Re-evaluates the rules and shows the result; returns what blocks sharing with Partner Center. */
-function refresh(s: Session, mode: ValidationMode): MissingDetail[] {
+/**
+ * Re-evaluates the rules and shows the result; returns what blocks sharing with Partner Center.
+ * `summary` adds the form-level "can't be shared yet" line (a save the seller asked for).
+ */
+function refresh(s: Session, mode: ValidationMode, summary = false): MissingDetail[] {
   const details = syncIsOn(s.form) ? findMissingDetails(readFacts(s), mode) : [];
-  showDetails(s, details, mode === "save");
+  showDetails(s, details, summary);
   return details;
 }
 
@@ -434,8 +438,10 @@ function onSave(context: Xrm.Events.EventContext): void {
     refresh(s, "live"); // clears any message left from when sync was on
     return;
   }
-  if (!VALIDATED_SAVE_MODES.has(args.getSaveMode())) return;
-  const details = refresh(s, "save");
+  const saveMode = args.getSaveMode();
+  if (!VALIDATED_SAVE_MODES.has(saveMode)) return;
+  // An autosave the seller did not ask for is held back quietly: the field messages already say why.
+  const details = refresh(s, "save", saveMode !== AUTO_SAVE);
   if (details.length === 0) return;
   args.preventDefault();
   // Started after deciding, so the messages say what was known at the moment of the save.

@@ -257,8 +257,16 @@ describe("saving with sync on", () => {
     await openForm({ ...COMPLETE, dealValue: null });
     expect(save(OpportunityForm, 5 /* Deactivate */)).toBe(true);
     expect(save(OpportunityForm, 47 /* Assign */)).toBe(true);
-    expect(save(OpportunityForm, 70 /* AutoSave */)).toBe(false);
     expect(save(OpportunityForm, 2 /* SaveAndClose */)).toBe(false);
+  });
+
+  test("an autosave is held back quietly: no summary pops up while the seller types", async () => {
+    await openForm({ ...COMPLETE, dealValue: null });
+    expect(save(OpportunityForm, 70 /* AutoSave */)).toBe(false);
+    expect(fieldMessages("estimatedvalue")).toEqual([expect.stringMatching(/deal value/)]);
+    expect(formNotification(NotificationId.missingDetails)).toBeUndefined();
+    expect(save(OpportunityForm, 1 /* Save */)).toBe(false);
+    expect(formNotification(NotificationId.missingDetails)).toBeDefined();
   });
 
   test("a message for a hidden field, or one a PCF control renders, goes to the form instead", async () => {
