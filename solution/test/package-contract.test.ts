@@ -22,6 +22,7 @@ import {
   solutionVersion,
   type ColumnDefinition,
 } from "@cosell/contract";
+import { FORM_EVENT_HANDLERS } from "@cosell/webresources";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseControlManifest } from "../src/control-manifest";
@@ -245,11 +246,13 @@ describe("forms", () => {
     }
     expect(handlers.find((h) => h.event === "onload")?.functionName).toBe(`${WEB_RESOURCE.handlerNamespace}.onLoad`);
     expect(handlers.find((h) => h.event === "onsave")?.functionName).toBe(`${WEB_RESOURCE.handlerNamespace}.onSave`);
-    const changed = handlers.filter((h) => h.event === "onchange").map((h) => h.attribute);
-    expect(changed).toContain(OpportunityColumn.syncWithPartnerCenter);
-    expect(changed).toContain(OpportunityColumn.products);
-    // only columns a seller edits fire onChange; the bridge's columns are read-only
-    for (const a of changed) expect(OPPORTUNITY_COLUMNS.find((c) => c.logicalName === a)?.readOnlyOnForm).toBe(false);
+    // exactly the handlers the form scripts declare, each on its column
+    const declared = FORM_EVENT_HANDLERS.map((h) => [h.event, "column" in h ? h.column : undefined, h.functionName]);
+    expect(handlers.map((h) => [h.event, h.attribute, h.functionName])).toEqual(declared);
+    expect(handlers.filter((h) => h.event === "onchange").map((h) => h.attribute)).toContain(OpportunityColumn.syncWithPartnerCenter);
+    // none of our read-only columns (only the bridge writes them) fires a seller's onChange
+    for (const h of handlers.filter((x) => x.event === "onchange"))
+      expect(OPPORTUNITY_COLUMNS.find((c) => c.logicalName === h.attribute)?.readOnlyOnForm ?? false).toBe(false);
   });
 
   test("the lead form carries no form library (the script is the opportunity's)", () => {

@@ -10,9 +10,9 @@ import {
   LeadColumn,
   OpportunityColumn,
   PCF_CONTROL,
-  WEB_RESOURCE,
   type ColumnDefinition,
 } from "@cosell/contract";
+import { FORM_EVENT_HANDLERS, FORM_LIBRARY } from "@cosell/webresources";
 import type { ControlManifest, ControlProperty } from "../control-manifest";
 import { braced, stableGuid } from "../ids";
 import { el, leaf, type XmlElement } from "../xml";
@@ -95,22 +95,15 @@ export interface FormPlan {
   /** Handlers, on the opportunity form only. */
   readonly library?: {
     readonly name: string;
-    readonly onLoad: string;
-    readonly onSave: string;
-    readonly onChange: string;
-    readonly onChangeColumns: readonly string[];
+    readonly handlers: ReadonlyArray<{ readonly event: string; readonly functionName: string; readonly column?: string }>;
   };
 }
 
-/** Columns a seller edits on the opportunity: the form script validates them as they change. */
-export const ON_CHANGE_COLUMNS: readonly string[] = [
-  OpportunityColumn.syncWithPartnerCenter,
-  OpportunityColumn.microsoftHelp,
-  OpportunityColumn.shareWithMicrosoft,
-  OpportunityColumn.products,
-  OpportunityColumn.referralAction,
-  OpportunityColumn.declineReason,
-];
+/**
+ * The handlers come from the form scripts' own list (`@cosell/webresources` FORM_EVENT_HANDLERS), so
+ * the registration and the bundle cannot disagree about a function or a column.
+ */
+export const FORM_HANDLERS = FORM_EVENT_HANDLERS;
 
 /**
  * Binds the control's properties to columns: a bound property named after a contract key
@@ -161,7 +154,6 @@ export function planForm(
     staticInputs.push({ property: p.name, type: p.ofType, value: p.defaultValue });
   }
 
-  const ns = WEB_RESOURCE.handlerNamespace;
   return {
     kind,
     entity: kind,
@@ -172,11 +164,8 @@ export function planForm(
     ...(kind === "opportunity"
       ? {
           library: {
-            name: WEB_RESOURCE.name,
-            onLoad: `${ns}.onLoad`,
-            onSave: `${ns}.onSave`,
-            onChange: `${ns}.onChange`,
-            onChangeColumns: ON_CHANGE_COLUMNS.filter((c) => byLogical.has(c)),
+            name: FORM_LIBRARY,
+            handlers: FORM_HANDLERS.map((h) => ({ event: h.event, functionName: h.functionName, ...("column" in h ? { column: h.column } : {}) })),
           },
         }
       : {}),
@@ -300,18 +289,17 @@ function events(plan: FormPlan): XmlElement | undefined {
       parameters: "",
       passExecutionContext: "true",
     });
-  const event = (name: string, key: string, functionName: string, attribute?: string) =>
-    el(
-      "event",
-      { name, application: "false", active: "false", attribute, solutionaction: "Added" },
-      el("Handlers", undefined, handler(functionName, key)),
-    );
+  const key = (h: { event: string; column?: string }) => (h.column ? `${h.event}/${h.column}` : h.event);
   return el(
     "events",
     undefined,
-    event("onload", "onload", lib.onLoad),
-    event("onsave", "onsave", lib.onSave),
-    lib.onChangeColumns.map((c) => event("onchange", `onchange/${c}`, lib.onChange, c)),
+    lib.handlers.map((h) =>
+      el(
+        "event",
+        { name: h.event, application: "false", active: "false", attribute: h.column, solutionaction: "Added" },
+        el("Handlers", undefined, handler(h.functionName, key(h))),
+      ),
+    ),
   );
 }
 
