@@ -3,6 +3,7 @@
  * places where they differ (PostgreSQL's row and advisory locks in the claim, jsonb) branch on
  * `this.pg`. The claim algorithm and the guarantees are explained in README.md.
  */
+import { AUDIT_DIRECTIONS, AUDIT_OUTCOMES } from "@cosell/contract";
 import {
   JobNotFoundError,
   JobStateError,
@@ -35,8 +36,6 @@ import type {
   SyncRecordInput,
 } from "./types";
 
-/** Namespace of the advisory locks the claim takes per link (first half of the two-int key). */
-const CLAIM_LOCK_CLASS = 74200;
 /** Candidates the PostgreSQL claim locks at once; others skip them, so a few is enough. */
 const CLAIM_CANDIDATES = 3;
 
@@ -261,8 +260,9 @@ export class SqlStore implements Store {
       );
       for (const candidate of c.rows) {
         // One claimer per link at a time. Once we hold the lock, every earlier claim of this link
-        // has committed, so the next statement's fresh snapshot sees it.
-        const l = yield stmt("SELECT pg_try_advisory_xact_lock(?, hashtext(?)) AS ok", CLAIM_LOCK_CLASS, str(candidate, "link_key"));
+        // has committed, so the next statement's fresh snapshot sees it. Keyed by schema too: stores
+        // in other schemas of the same database never contend.
+        const l = yield stmt("SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(?)) AS ok", str(candidate, "link_key"));
         if (l.rows[0]?.["ok"] !== true) continue;
         const r = yield claim(num(candidate, "id"));
         if (r.rows[0]) return toJob(dialect, r.rows[0]);
@@ -632,6 +632,9 @@ export class SqlStore implements Store {
   // ── Sync history ───────────────────────────────────────────────────────────────────────────
 
   async recordSync(entry: SyncRecordInput): Promise<void> {
+    // Checked on the way in: one bad row would otherwise break every read of the history.
+    if (!(AUDIT_DIRECTIONS as readonly string[]).includes(entry.direction)) throw new TypeError(`unknown sync direction ${entry.direction}`);
+    if (!(AUDIT_OUTCOMES as readonly string[]).includes(entry.outcome)) throw new TypeError(`unknown sync outcome ${entry.outcome}`);
     await this.run(function* () {
       yield stmt(
         "INSERT INTO sync_log (link_key, direction, outcome, message, correlation_id, at) VALUES (?, ?, ?, ?, ?, ?)",
