@@ -67,7 +67,8 @@ export function parseHttpMessage(bytes: Uint8Array, partHeaders: Map<string, str
     body = end === 0 ? undefined : body.subarray(0, end);
   }
   const lines = head.split(/\r?\n/);
-  const requestLine = /^(GET|POST|PATCH|PUT|DELETE)\s+(\S+)(?:\s+HTTP\/\d\.\d)?\s*$/i.exec(lines[0] ?? "");
+  // Lenient about unencoded spaces in the target: everything between the method and the version.
+  const requestLine = /^(GET|POST|PATCH|PUT|DELETE)\s+(.+?)(?:\s+HTTP\/\d\.\d)?\s*$/i.exec(lines[0] ?? "");
   if (!requestLine) throw Errors.querySyntax(`The batch contains an invalid request line '${lines[0] ?? ""}'.`);
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
