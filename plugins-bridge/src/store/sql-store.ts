@@ -112,6 +112,8 @@ export class SqlStore implements Store {
   async recordEvent(event: IncomingEvent): Promise<RecordEventResult> {
     requireText(event.dedupeKey, "dedupeKey");
     requireText(event.linkKey, "linkKey");
+    if (event.source !== "partner-center" && event.source !== "dataverse") throw new TypeError(`unknown event source ${String(event.source)}`);
+    if (Number.isNaN(event.receivedAt.getTime())) throw new TypeError("receivedAt is not a valid date");
     const payload = encodeJson(event.payload, "event payload");
     const kind = event.jobKind ?? "sync";
     const receivedAt = event.receivedAt.getTime();
