@@ -79,10 +79,15 @@ export function typedValue(a: AttributeMetadata | undefined, v: StoredValue | un
   }
 }
 
+/** The row's columns, or only the listed ones in the listed order (a registered image's columns). */
+function entriesOf(row: Row, only?: readonly string[]): Array<[string, StoredValue]> {
+  if (!only) return Object.entries(row);
+  return only.filter((k) => k in row).map((k) => [k, row[k] ?? null]);
+}
+
 function attributesOf(entity: EntityMetadata | undefined, row: Row, only?: readonly string[]): KeyValue[] {
   const out: KeyValue[] = [];
-  for (const [k, v] of Object.entries(row)) {
-    if (only && !only.includes(k)) continue;
+  for (const [k, v] of entriesOf(row, only)) {
     const a = entity?.attributes.get(k);
     if (a?.writeOnly) continue;
     out.push({ key: k, value: typedValue(a, v) });
@@ -93,8 +98,7 @@ function attributesOf(entity: EntityMetadata | undefined, row: Row, only?: reado
 function formattedValuesOf(input: ContextInput, entity: EntityMetadata | undefined, row: Row, only?: readonly string[]): KeyValue[] {
   if (!entity) return [];
   const out: KeyValue[] = [];
-  for (const [k, v] of Object.entries(row)) {
-    if (only && !only.includes(k)) continue;
+  for (const [k, v] of entriesOf(row, only)) {
     const a = entity.attributes.get(k);
     if (!a || a.writeOnly) continue;
     const f = formattedValue(a, v, { lookupName: input.lookupName, currencySymbol: () => input.currencySymbol(row) });
@@ -189,7 +193,7 @@ function images(input: ContextInput): { pre: KeyValue[]; post: KeyValue[] } {
   // Asynchronous steps also carry the primary name (spec §7.8).
   const entity = input.entityOf(op.entity);
   if (input.step.mode === 1 && entity?.primaryNameAttribute && op.postImage && op.message !== "Delete") {
-    const only = [entity.primaryNameAttribute, entity.primaryIdAttribute];
+    const only = [entity.primaryIdAttribute, entity.primaryNameAttribute];
     post.push({ key: "AsynchronousStepPrimaryName", value: imageEntity(input, op.entity, op.id, op.postImage, only) });
   }
   return { pre, post };
