@@ -3,7 +3,7 @@
  * Entra emulator. The managed zip is imported with ImportSolutionAsync, the values are set, the
  * smoke check reads the imported schema back, and production opens only after staging passed.
  */
-import { EnvironmentVariable, OPPORTUNITY_COLUMNS, solutionVersion } from "@cosell/contract";
+import { EnvironmentVariable, OPPORTUNITY_COLUMNS, SOLUTION, solutionVersion } from "@cosell/contract";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -102,4 +102,28 @@ test("staging then production, through ImportSolutionAsync, with the smoke check
   const attrs = await client.get<{ value: Array<{ LogicalName: string }> }>("EntityDefinitions(LogicalName='opportunity')/Attributes?$select=LogicalName");
   const names = new Set(attrs.value.map((a) => a.LogicalName));
   for (const c of OPPORTUNITY_COLUMNS) expect(names.has(c.logicalName)).toBe(true);
+});
+
+test.each(["unmanaged", "managed"] as const)("the %s zip imports into a fresh sandbox with ImportSolution", async (kind) => {
+  const dv = await startDataverseEmulator({ tokens: identity.tokens, organizationName: `import-${kind}` });
+  try {
+    dv.registerApplicationUser({ applicationId: APP.clientId, fullName: "# cosell-deploy" });
+    const client = clientFor(dv);
+    const zip = fx.built.find((b) => b.kind === kind)!.bytes;
+    await client.post("ImportSolution", {
+      CustomizationFile: Buffer.from(zip).toString("base64"),
+      OverwriteUnmanagedCustomizations: false,
+      PublishWorkflows: true,
+      ImportJobId: "5d3c4e2a-1b0f-4a9e-8c7d-6e5f4a3b2c1d",
+    });
+    const solutions = await client.get<{ value: Array<{ version: string; ismanaged: boolean }> }>(
+      `solutions?$filter=uniquename eq '${SOLUTION.uniqueName}'&$select=version,ismanaged`,
+    );
+    expect(solutions.value).toEqual([expect.objectContaining({ version: solutionVersion(), ismanaged: kind === "managed" })]);
+    const attrs = await client.get<{ value: Array<{ LogicalName: string }> }>("EntityDefinitions(LogicalName='opportunity')/Attributes?$select=LogicalName");
+    const names = new Set(attrs.value.map((a) => a.LogicalName));
+    expect(OPPORTUNITY_COLUMNS.filter((c) => !names.has(c.logicalName))).toEqual([]);
+  } finally {
+    await dv.close();
+  }
 });
