@@ -60,6 +60,18 @@ describe("the built packages pass", () => {
   });
 });
 
+describe("without ../shared", () => {
+  test("the XSD step is skipped and says where it looked; the other rules still fail a broken package", () => {
+    const missing = path.join(os.tmpdir(), "no-such-shared", "xmllint");
+    expect(validateAgainstXsd(text(fx.managed, "customizations.xml"), missing).result).toEqual({
+      status: "skipped",
+      reason: `Microsoft's XSDs not found at ${path.join(missing, "CustomizationsSolution.xsd")}`,
+    });
+    const files = broken("solution.xml", (s) => s.replace("<Managed>1</Managed>", "<Managed>0</Managed>"));
+    expect(() => validatePackage("x.zip", files, { expectManaged: true, schemaDir: missing })).toThrow(/\[managed-flag\]/);
+  });
+});
+
 describe("the schema view blanks only the listed post-9.0 nodes", () => {
   test("line numbers are kept and each listed node occurs in our package", () => {
     const xml = text(fx.managed, "customizations.xml");
