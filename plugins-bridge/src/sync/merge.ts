@@ -176,16 +176,6 @@ export function merge(
 
   const toDynamics = (field: FieldMapping, pcValue: JsonValue, crmValue: JsonValue): void => {
     const row = rowFor(field, crm);
-    if (!row) {
-      hold(field, pcValue, crmValue, "not-copied");
-      audit.push({
-        at,
-        direction: "PC→CRM",
-        outcome: "skipped",
-        message: `${field.label} not copied: the opportunity has no ${field.kind} to hold it.`,
-      });
-      return;
-    }
     const result = transformFor(field.transform).toDataverse(pcValue, { set: crm, row, settings });
     if (!result.ok) {
       hold(field, pcValue, crmValue, "not-copied");
@@ -228,6 +218,16 @@ export function merge(
   // Status transitions change what Partner Center reads; apply the action first (done above).
   const ordered = [...fields.filter((f) => f.transform.type === "status"), ...fields.filter((f) => f.transform.type !== "status")];
   for (const field of ordered) {
+    const held = readHold(base, field.id);
+    const hasBase = base !== undefined && field.id in base;
+    const baseValue = hasBase ? (base[field.id] as JsonValue) : undefined;
+    if ((field.kind === "account" || field.kind === "contact") && !rowFor(field, crm)) {
+      // No account/contact on the opportunity: its fields are unknown, not empty. Nothing flows
+      // either way (an empty value would blank the referral's customer), and the base stays.
+      if (hasBase) newBase[field.id] = baseValue as JsonValue;
+      if (held) newBase[holdKey(field.id)] = { pc: held.pc, crm: held.crm, reason: held.reason };
+      continue;
+    }
     const side: PartnerCenterSide = { referral: working, microsoft: pc.microsoft ?? null };
     const pcValue = readPartnerCenter(field, side, linkKind, settings);
     const crmValue = readDataverse(field, crm, settings);
@@ -237,9 +237,6 @@ export function merge(
       continue;
     }
 
-    const held = readHold(base, field.id);
-    const hasBase = base !== undefined && field.id in base;
-    const baseValue = hasBase ? (base[field.id] as JsonValue) : undefined;
     const pcChanged = held ? !jsonEquals(pcValue, held.pc) : !hasBase || !jsonEquals(pcValue, baseValue);
     const crmChanged = held ? !jsonEquals(crmValue, held.crm) : !hasBase || !jsonEquals(crmValue, baseValue);
 
