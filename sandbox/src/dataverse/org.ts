@@ -59,6 +59,10 @@ export class Organization implements PlatformContext {
   readonly events = new EventEmitter();
   changes: CommitEntry[] = [];
   private readonly seed: boolean;
+  /** Users registered from outside (identity, not data): replayed after every reset. */
+  private readonly registrations: Array<() => void> = [];
+  /** Schema changes (contract provisioning, imports): replayed by `reset({ keepCustomizations })`. */
+  private customizations: Array<() => void> = [];
 
   constructor(options: OrganizationOptions) {
     this.name = options.name;
@@ -71,10 +75,27 @@ export class Organization implements PlatformContext {
     this.build();
   }
 
-  /** Back to the state right after start: standard tables only, seed rows, empty logs. */
-  reset(): void {
+  /**
+   * Back to the state right after start: standard tables, seed rows, registered users, empty logs.
+   * With `keepCustomizations`, the contract provisioning and successful imports are applied again
+   * (their tables, columns, keys, environment variables), but no business rows and no webhook
+   * registrations survive.
+   */
+  reset(options: { keepCustomizations?: boolean } = {}): void {
     this.build();
     this.changes = [];
+    for (const r of this.registrations) r();
+    const kept = options.keepCustomizations ? this.customizations : [];
+    this.customizations = [];
+    for (const c of kept) {
+      c();
+      this.customizations.push(c);
+    }
+  }
+
+  /** Remembers a schema change so that `reset({ keepCustomizations: true })` can apply it again. */
+  rememberCustomization(apply: () => void): void {
+    this.customizations.push(apply);
   }
 
   private build(): void {
@@ -150,6 +171,19 @@ export class Organization implements PlatformContext {
 
   /** An application user for an Entra app registration (what an admin creates in the Power Platform admin center). */
   registerApplicationUser(input: { applicationId: string; fullName: string; id?: string }): string {
+    const id = this.addApplicationUser(input);
+    this.registrations.push(() => this.addApplicationUser({ ...input, id }));
+    return id;
+  }
+
+  /** A licensed user signed in through Entra ID (object id `oid`). */
+  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string; id?: string }): string {
+    const id = this.addEntraUser(input);
+    this.registrations.push(() => this.addEntraUser({ ...input, id }));
+    return id;
+  }
+
+  private addApplicationUser(input: { applicationId: string; fullName: string; id?: string }): string {
     const existing = this.store.idsWhereEquals("systemuser", "applicationid", input.applicationId.toLowerCase());
     for (const id of existing) return id;
     return this.addUser({
@@ -161,8 +195,7 @@ export class Organization implements PlatformContext {
     });
   }
 
-  /** A licensed user signed in through Entra ID (object id `oid`). */
-  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string; id?: string }): string {
+  private addEntraUser(input: { objectId: string; fullName: string; userPrincipalName?: string; id?: string }): string {
     const existing = this.store.idsWhereEquals("systemuser", "azureactivedirectoryobjectid", input.objectId.toLowerCase());
     for (const id of existing) return id;
     const [first, ...rest] = input.fullName.split(" ");
@@ -267,8 +300,8 @@ export class Organization implements PlatformContext {
         { record: false },
       );
     });
-    this.registerUser({ id: SEEDED_IDS.adminUserId, objectId: SEEDED_IDS.adminObjectId, fullName: "Sandbox Admin", userPrincipalName: "admin@sandbox.onmicrosoft.com" });
-    this.registerUser({ id: SEEDED_IDS.sellerUserId, objectId: SEEDED_IDS.sellerObjectId, fullName: "Sam Seller", userPrincipalName: "sam.seller@sandbox.onmicrosoft.com" });
+    this.addEntraUser({ id: SEEDED_IDS.adminUserId, objectId: SEEDED_IDS.adminObjectId, fullName: "Sandbox Admin", userPrincipalName: "admin@sandbox.onmicrosoft.com" });
+    this.addEntraUser({ id: SEEDED_IDS.sellerUserId, objectId: SEEDED_IDS.sellerObjectId, fullName: "Sam Seller", userPrincipalName: "sam.seller@sandbox.onmicrosoft.com" });
   }
 }
 

@@ -54,7 +54,8 @@ export interface DataverseEmulator {
   readonly organization: Organization;
   readonly webhooks: { readonly deliveries: readonly WebhookDelivery[]; idle(): Promise<void>; clear(): void };
   close(): Promise<void>;
-  reset(): void;
+  /** Back to the start state (registered users stay); `keepCustomizations` re-applies contract provisioning and imports. */
+  reset(options?: { keepCustomizations?: boolean }): void;
   provisionContract(): void;
   registerApplicationUser(input: { applicationId: string; fullName: string }): string;
   registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string }): string;
@@ -206,7 +207,7 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
       "GET /_emulator/webhook-deliveries",
       "DELETE /_emulator/webhook-deliveries",
       "GET /_emulator/changes?since=<epoch ms>",
-      "POST /_emulator/reset",
+      "POST /_emulator/reset[?keep=customizations]",
       "POST /_emulator/provision-contract",
     ],
   }));
@@ -231,21 +232,27 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
     const value: CommitEntry[] = org.changes.filter((c) => c.at > (Number.isFinite(since) ? since : 0));
     return { value };
   });
-  app.post("/_emulator/reset", async (_req, reply) => {
-    reset();
+  app.post("/_emulator/reset", async (req, reply) => {
+    const keep = (req.query as Record<string, string | undefined>).keep;
+    reset({ keepCustomizations: keep === "customizations" });
     return reply.code(204).send();
   });
   app.post("/_emulator/provision-contract", async (_req, reply) => {
-    provisionContract(org);
+    provision();
     return reply.code(204).send();
   });
 
   options.extraRoutes?.(app);
 
-  function reset(): void {
-    org.reset();
+  function reset(options: { keepCustomizations?: boolean } = {}): void {
+    org.reset(options);
     dispatcher.clear();
     protection.reset();
+  }
+
+  function provision(): void {
+    provisionContract(org);
+    org.rememberCustomization(() => provisionContract(org));
   }
 
   await app.listen({ port: options.port ?? 0, host });
@@ -279,7 +286,7 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
       await app.close();
     },
     reset,
-    provisionContract: () => provisionContract(org),
+    provisionContract: provision,
     registerApplicationUser: (input) => org.registerApplicationUser(input),
     registerUser: (input) => org.registerUser(input),
   };

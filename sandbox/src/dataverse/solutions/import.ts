@@ -84,6 +84,8 @@ function importLog(contents: SolutionContents | undefined, summary: ImportSummar
 interface ImportOutcome {
   readonly summary?: ImportSummary;
   readonly error?: DataverseError;
+  /** Applies the same package again (after a reset that keeps customizations). */
+  readonly replay?: () => void;
 }
 
 /** Reads and applies the zip in `scope`; records the import job either way (outside `scope`). */
@@ -121,7 +123,12 @@ function runImport(org: Organization, scope: WriteScope, params: ImportParameter
     if (org.row("importjob", jobId)) updateRecord(org, sys, org.entity("importjob"), jobId, values, { record: false });
     else createRecord(org, sys, org.entity("importjob"), { importjobid: jobId, ...values }, { record: false });
   });
-  return { ...(summary ? { summary } : {}), ...(error ? { error } : {}) };
+  const applied = contents;
+  const replay =
+    summary && applied
+      ? () => org.systemWrite((sys) => applySolution(org, sys, applied, { environmentVariableValues: environmentValues(params) }))
+      : undefined;
+  return { ...(summary ? { summary } : {}), ...(error ? { error } : {}), ...(replay ? { replay } : {}) };
 }
 
 export function importSolution(ctx: ApiContext, req: ApiRequest): ApiResponse {
@@ -129,6 +136,8 @@ export function importSolution(ctx: ApiContext, req: ApiRequest): ApiResponse {
   const jobId = (params.ImportJobId ?? randomUUID()).toLowerCase();
   const outcome = runImport(ctx.org, ctx.scope, params, jobId);
   if (outcome.error) throw outcome.error;
+  const replay = outcome.replay;
+  if (replay) ctx.afterResponse.push(() => ctx.org.rememberCustomization(replay));
   return emptyResponse(204);
 }
 
@@ -172,7 +181,10 @@ export function importSolutionAsync(ctx: ApiContext, req: ApiRequest): ApiRespon
         outcome = { error: new DataverseError(500, "0x80048033", `An error occurred while importing a Solution: ${(err as Error).message}`, {}, { cause: err }) };
       }
       if (outcome.error) scope.tx.rollback();
-      else scope.tx.commit();
+      else {
+        scope.tx.commit();
+        if (outcome.replay) org.rememberCustomization(outcome.replay);
+      }
       setJob({
         statecode: 3,
         statuscode: outcome.error ? 31 : 30,
