@@ -494,3 +494,24 @@ describe("leads", () => {
     expect(result.toDataverse.record).toEqual({ estimatedamount: 99 });
   });
 });
+
+describe("asking Microsoft for help later", () => {
+  it("also shares the referral with Microsoft sellers, on both sides", () => {
+    const privateDeal = referral({ inviteContext: null, consent: { consentToShareReferralWithMicrosoftSellers: false } });
+    const privateRecord = recordSet({
+      recordColumns: { [OpportunityColumn.microsoftHelp]: HelpNeeded.NoHelpNeeded, [OpportunityColumn.shareWithMicrosoft]: false },
+    });
+    const base = merge(undefined, { referral: privateDeal }, privateRecord, mapping, NOW).newBase;
+    const asking = recordSet({
+      recordColumns: { [OpportunityColumn.microsoftHelp]: HelpNeeded.QuotesOrLicensing, [OpportunityColumn.shareWithMicrosoft]: false },
+    });
+    const result = run(privateDeal, asking, base);
+    expect(result.toPartnerCenter).toEqual([
+      { op: "replace", path: "/inviteContext", value: { assistanceRequestCode: "QuotesOrLicensing" } },
+      { op: "replace", path: "/consent/consentToShareReferralWithMicrosoftSellers", value: true },
+    ]);
+    expect(result.toDataverse.record).toEqual({ [OpportunityColumn.shareWithMicrosoft]: true });
+    expect(result.audit).toEqual([expect.objectContaining({ message: "Sent to Partner Center: How can Microsoft help?, Share with Microsoft sellers." })]);
+    expect(echo(result, privateDeal, asking).nothingToDo).toBe(true);
+  });
+});

@@ -26,7 +26,7 @@ export function checkmarkedName(
 ): string | undefined {
   if (crm.kind !== "opportunity") return undefined;
   const current = crm.record[SystemColumn.opportunity.name];
-  if (typeof current !== "string" || stripCheckmark(current) === "") return undefined;
+  if (typeof current !== "string" || stripCheckmark(current).trim() === "") return undefined;
   const wanted = withCheckmark(current, state, settings.checkmark);
   return wanted === current ? undefined : wanted;
 }

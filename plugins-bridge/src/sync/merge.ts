@@ -7,7 +7,7 @@ import { type AuditEntry, OpportunityColumn, ReferralAction } from "@cosell/cont
 import type { CrmRecordSet, DataverseValues } from "../dataverse/model";
 import { type FieldMapping, fieldsForLink, type Mapping } from "../mapping/load";
 import { canonicalJson, isJsonObject, jsonEquals, type JsonValue } from "../mapping/json";
-import { applyOps } from "../mapping/pointer";
+import { applyOps, opToSet } from "../mapping/pointer";
 import type { ConflictPolicy } from "../mapping/schema";
 import { transformFor, transitionOps } from "../mapping/transforms";
 import type { JsonPatchOp } from "../partner-center/model";
@@ -70,6 +70,9 @@ export interface MergeResult {
 }
 
 type Winner = "pc" | "crm";
+
+const HELP_PATH = "inviteContext/assistanceRequestCode";
+const SHARE_PATH = "consent/consentToShareReferralWithMicrosoftSellers";
 
 function describeValue(value: JsonValue | undefined): string {
   if (value === null || value === undefined) return "(empty)";
@@ -215,6 +218,22 @@ export function merge(
     newBase[field.id] = crmValue;
   };
 
+  function shareWhenHelpIsAsked(): void {
+    const help = fields.find((f) => f.partnerCenter[0]?.text === HELP_PATH);
+    const share = fields.find((f) => f.partnerCenter[0]?.text === SHARE_PATH);
+    if (!help || !share || terminal || !sentToPc.includes(help.label)) return;
+    const side: PartnerCenterSide = { referral: working, microsoft: pc.microsoft ?? null };
+    if (readPartnerCenter(help, side, linkKind, settings) === null) return;
+    if (readPartnerCenter(share, side, linkKind, settings) === true) return;
+    const op = opToSet(working, share.partnerCenter[0]?.segments ?? [], true);
+    fieldOps.push(op);
+    working = applyOps(working, [op]);
+    if (readDataverse(share, crm, settings) !== true) writes.record[share.dataverse] = true;
+    newBase[share.id] = true;
+    delete newBase[holdKey(share.id)];
+    sentToPc.push(share.label);
+  }
+
   // Status transitions change what Partner Center reads; apply the action first (done above).
   const ordered = [...fields.filter((f) => f.transform.type === "status"), ...fields.filter((f) => f.transform.type !== "status")];
   for (const field of ordered) {
@@ -288,6 +307,10 @@ export function merge(
     if (winner === "pc") toDynamics(field, pcValue, crmValue);
     else toPartnerCenter(field, pcValue, crmValue);
   }
+
+  // Asking Microsoft for help shares the deal with Microsoft sellers (connector behaviour, CD:
+  // visibility is the default when help is requested), as on create.
+  shareWhenHelpIsAsked();
 
   // 3. Microsoft's side of a shared engagement: reported, not mapped to columns.
   if (pc.microsoft) {
