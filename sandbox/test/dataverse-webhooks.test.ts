@@ -179,6 +179,15 @@ describe("Update webhook", () => {
     expect(byName["by bridge"]).toMatchObject({ UserId: h.appUserId, InitiatingUserId: h.appUserId });
   });
 
+  it("passes the ?tag= query option on as SharedVariables", async () => {
+    const ep = await endpoint();
+    await step({ message: "Update", entity: "opportunity", endpointId: ep });
+    const id = await newOpportunity();
+    await h.api("PATCH", `opportunities(${id})?tag=cosell-bridge`, { body: { name: "tagged" } });
+    const hook = await eventually(() => rx.received[0]);
+    expect(hook.body.SharedVariables).toEqual([{ key: "tag", value: "cosell-bridge" }]);
+  });
+
   it("ignores disabled steps and steps of other tables", async () => {
     const ep = await endpoint();
     const s = await step({ message: "Update", entity: "opportunity", endpointId: ep });

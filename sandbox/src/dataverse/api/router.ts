@@ -16,6 +16,10 @@ const requireMethod = (req: ApiRequest, method: string) => {
 };
 
 export function dispatch(ctx: ApiContext, req: ApiRequest): ApiResponse {
+  // `?tag=` reaches the webhooks of this request's writes as SharedVariables (spec §3.2).
+  const tag = req.query.get("tag");
+  if (tag !== null) ctx.scope.tag = tag;
+  else delete ctx.scope.tag;
   const segments = parsePath(req.path);
   const [first, ...rest] = segments;
   if (!first) throw Errors.noResource(req.url);

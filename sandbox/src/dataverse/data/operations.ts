@@ -48,6 +48,8 @@ export interface CommittedOperation {
   /** Extra input parameters (Win: OpportunityClose, Status; QualifyLead: CreateAccount, …). */
   readonly inputParameters?: readonly MessageParameter[];
   readonly outputParameters?: readonly MessageParameter[];
+  /** `SharedVariables` of the execution context: the Web API `tag` query option lands here. */
+  readonly sharedVariables?: ReadonlyArray<{ readonly key: string; readonly value: string }>;
   readonly callerId: string;
   /** Epoch milliseconds with sub-millisecond precision. */
   readonly at: number;
@@ -60,7 +62,11 @@ export interface WriteScope {
   readonly tx: Transaction;
   readonly operations: CommittedOperation[];
   readonly correlationId: string;
+  /** The `tag` query option of the request being handled (set per request, also inside a change set). */
+  tag?: string;
 }
+
+const shared = (scope: WriteScope) => (scope.tag !== undefined ? { sharedVariables: [{ key: "tag", value: scope.tag }] } : {});
 
 export interface PlatformContext {
   readonly schema: Schema;
@@ -205,6 +211,7 @@ export function createRecord(
       submitted: Object.keys(values),
       target: nonNull(frozen),
       postImage: nonNull(frozen),
+      ...shared(scope),
       callerId: scope.caller.systemuserid,
       at,
       operationId: randomUUID(),
@@ -271,6 +278,7 @@ export function updateRecord(
       preImage: nonNull(existing.row),
       postImage: nonNull(frozen),
       ...(options.inputParameters ? { inputParameters: options.inputParameters } : {}),
+      ...shared(scope),
       callerId: scope.caller.systemuserid,
       at,
       operationId: randomUUID(),
@@ -289,6 +297,7 @@ export function deleteRecord(ctx: PlatformContext, scope: WriteScope, entity: En
     id,
     submitted: [],
     preImage: nonNull(existing.row),
+    ...shared(scope),
     callerId: scope.caller.systemuserid,
     at: ctx.now(),
     operationId: randomUUID(),

@@ -273,7 +273,7 @@ export function buildExecutionContext(input: ContextInput): RemoteExecutionConte
     PrimaryEntityName: op.entity,
     RequestId: sync ? input.operationId : null,
     SecondaryEntityName: "none",
-    SharedVariables: [],
+    SharedVariables: (op.sharedVariables ?? []).map((v) => ({ key: v.key, value: v.value })),
     Stage: input.step.stage,
     UserAzureActiveDirectoryObjectId: userObjectId,
     UserId: input.user.id,
