@@ -90,6 +90,7 @@ describe("$orderby, $top, $count", () => {
     const top = await q("statecode eq 0", "&$orderby=estimatedvalue desc&$top=2");
     expect(names(top)).toEqual(["delta", "Beta"]);
     expect(top.json["@odata.nextLink"]).toBeUndefined();
+    expect((await q("statecode eq 0", "&$top=0")).json.value).toEqual([]);
   });
 
   it("counts with $count=true", async () => {

@@ -323,7 +323,7 @@ export function retrieveMultiple(ctx: ApiContext, entity: EntityMetadata, query:
     start = matching.findIndex((m) => cmp(m, pivot) > 0);
     if (start < 0) start = matching.length;
   }
-  const page = matching.slice(start, start + pageSize);
+  const page = top === 0 && prefer.maxPageSize === undefined ? [] : matching.slice(start, start + pageSize);
   const more = paging && start + pageSize < matching.length;
 
   const expandRows = projection.expand ? expander(org, entity, projection.expand, projection.annotate) : undefined;
