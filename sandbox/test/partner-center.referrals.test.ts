@@ -167,6 +167,12 @@ describe("Partner Center emulator: Referrals API", () => {
     });
   });
 
+  it("answers an unsupported media type with 415 in the error shape", async () => {
+    const res = await h.api<ErrorBody>("POST", "/v1.0/engagements/referrals", "name=x", { "content-type": "text/plain" });
+    expect(res.status).toBe(415);
+    expectErrorBody(res.body, "UnsupportedMediaType");
+  });
+
   describe("authentication and common headers", () => {
     it.each<[string, (hh: Harness) => Record<string, string>, number, RegExp]>([
       ["no Authorization header", () => ({ authorization: "" }), 401, /missing Authorization/],

@@ -220,7 +220,8 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
   });
 
-  app.removeContentTypeParser(["application/json"]);
+  // JSON only, as an ASP.NET [FromBody] endpoint: any other media type is a 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(["application/json", "application/json-patch+json"], { parseAs: "string" }, (_req, body, done) => {
     const text = (body as string).trim();
     if (text === "") return done(null, undefined);
@@ -239,8 +240,9 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500) {
-      const code = status === 415 ? "BadRequest" : "BadRequest";
-      return reply.code(status).send(new PartnerCenterError(code, (err as Error).message).body());
+      // Fastify's own 4xx (unsupported media type, body too large, …) in Partner Center's error shape.
+      const code = status === 413 ? "RequestEntityTooLarge" : status === 415 ? "UnsupportedMediaType" : "BadRequest";
+      return reply.code(status).send({ ...new PartnerCenterError("BadRequest", (err as Error).message).body(), code });
     }
     logger?.error({ err, url: req.url, method: req.method }, "partner center emulator: unexpected error");
     return reply.code(500).send(new PartnerCenterError("InternalServerError", "An unexpected error occurred; callers may retry.").body());
@@ -270,10 +272,11 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
           .header("retry-after", String(fault.retryAfterSeconds))
           .send({ statusCode: 429, message: `Rate limit is exceeded. Try again in ${fault.retryAfterSeconds} seconds.` });
       case "timeout":
+        // Never answered and never applied: the lifecycle stops here (returning the hijacked reply).
         reply.hijack();
         await pause(fault.holdMs);
         req.raw.socket?.destroy();
-        return;
+        return reply;
     }
   });
 
