@@ -146,6 +146,11 @@ describe("Partner Center webhook event", () => {
     });
   });
 
+  it("answers a validation event whatever its ResourceUri ends in", () => {
+    const event = parseWebhookEvent({ EventName: "test-created", ResourceUri: "https://api.partnercenter.microsoft.com/webhooks/v1/{{CorrelationId}}" });
+    expect(event).toMatchObject({ eventName: "test-created", isReferralEvent: false, referralId: undefined });
+  });
+
   it.each([
     ["related-referral-created", true, true],
     ["test-created", false, false],

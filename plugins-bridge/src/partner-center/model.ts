@@ -297,13 +297,20 @@ export function referralIdFromResourceUri(resourceUri: string): string | undefin
   return id;
 }
 
-export interface ParsedWebhookEvent {
+interface ParsedEventBase {
   readonly eventName: string;
-  readonly isReferralEvent: boolean;
   readonly isRelated: boolean;
-  readonly referralId: string;
   readonly changedAt: string | undefined;
 }
+
+/**
+ * A referral event always names its referral; other events (the validation `test-created`, events
+ * the bridge never registered) are answered without one, so their ResourceUri is not required to
+ * end in an id.
+ */
+export type ParsedWebhookEvent =
+  | (ParsedEventBase & { readonly isReferralEvent: true; readonly referralId: string })
+  | (ParsedEventBase & { readonly isReferralEvent: false; readonly referralId: string | undefined });
 
 export class WebhookEventError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -322,15 +329,11 @@ export function parseWebhookEvent(body: unknown): ParsedWebhookEvent {
   }
   const event = parsed.data;
   const referralId = referralIdFromResourceUri(event.ResourceUri);
+  const eventName = event.EventName.trim().toLowerCase();
+  const base = { eventName, isRelated: eventName.startsWith("related-"), changedAt: event.ResourceChangeUtcDate ?? undefined };
+  if (!isReferralEvent(eventName)) return { ...base, isReferralEvent: false, referralId };
   if (referralId === undefined) {
     throw new WebhookEventError(`Partner Center event ResourceUri does not end in a referral id: ${event.ResourceUri}`);
   }
-  const eventName = event.EventName.trim().toLowerCase();
-  return {
-    eventName,
-    isReferralEvent: isReferralEvent(eventName),
-    isRelated: eventName.startsWith("related-"),
-    referralId,
-    changedAt: event.ResourceChangeUtcDate ?? undefined,
-  };
+  return { ...base, isReferralEvent: true, referralId };
 }
