@@ -1,0 +1,259 @@
+/**
+ * The worker: N loops claiming jobs from the store (one job per link at a time, across every
+ * instance), each job one sync with its own correlation id, the lease renewed while it runs.
+ * What happens after a failure is decided from the error's class:
+ *
+ *   ThrottledError                         → again at now + Retry-After (never earlier)
+ *   TransientError, ConcurrencyError,
+ *   StaleLinkError, anything unexpected    → again after exponential backoff with jitter
+ *   ValidationError, AuthError,
+ *   NotFoundError, LinkConflictError       → dead letter with the reason (and the record marked Error)
+ *
+ * After SYNC_MAX_ATTEMPTS the store turns a retry into a dead letter. Workers never sleep on a
+ * retry: the wait is the job's run_at.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { AuthError, NotFoundError, ThrottledError, ValidationError } from "../http/errors";
+import { LeaseLostError, LinkConflictError, nextRunAt, type Job, type Store } from "../store";
+import type { SyncEngine, SyncOutcome, SyncReport } from "./sync-engine";
+
+/** What a job's payload may carry: how many times the work was forwarded (loops stop at MAX_HOPS). */
+const ForwardPayload = z.looseObject({ hops: z.number().int().min(0).optional() });
+const MAX_HOPS = 6;
+
+export interface JobResult {
+  readonly job: Job;
+  readonly correlationId: string;
+  readonly durationMs: number;
+  readonly outcome:
+    | { readonly kind: "done"; readonly outcome: SyncOutcome }
+    | { readonly kind: "retry"; readonly error: string; readonly runAt: Date; readonly dead: boolean }
+    | { readonly kind: "dead-letter"; readonly reason: string; readonly outcome?: SyncOutcome }
+    | { readonly kind: "lease-lost" };
+}
+
+export interface WorkerOptions {
+  readonly store: Store;
+  readonly engine: SyncEngine;
+  readonly log: Logger;
+  readonly concurrency: number;
+  readonly instanceId: string;
+  readonly leaseMs?: number;
+  /** Idle loops look for work this often (a new event wakes them at once). */
+  readonly pollMs?: number;
+  readonly reapEveryMs?: number;
+  readonly onResult?: (result: JobResult) => void;
+  readonly random?: () => number;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 2000);
+  return String(err).slice(0, 2000);
+}
+
+function isPermanent(err: unknown): boolean {
+  return err instanceof ValidationError || err instanceof AuthError || err instanceof NotFoundError || err instanceof LinkConflictError;
+}
+
+export class Worker {
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private wakers: Array<() => void> = [];
+  private reaper?: NodeJS.Timeout;
+  private active = 0;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.leaseMs = o.leaseMs ?? 60_000;
+    this.pollMs = o.pollMs ?? 500;
+  }
+
+  /** Jobs being processed right now. */
+  get busy(): number {
+    return this.active;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (let i = 0; i < this.o.concurrency; i++) this.loops.push(this.loop(`${this.o.instanceId}#${i}`));
+    this.reaper = setInterval(() => {
+      this.o.store.reapExpiredLeases().then(
+        (n) => n > 0 && this.o.log.warn({ jobs: n }, "re-queued jobs whose worker stopped answering"),
+        (err: unknown) => this.o.log.warn({ err }, "could not reap expired leases"),
+      );
+    }, this.o.reapEveryMs ?? 15_000);
+    this.reaper.unref();
+  }
+
+  /** Stops claiming; waits for the jobs in hand (their leases keep them safe if this times out). */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.reaper) clearInterval(this.reaper);
+    this.notify();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.loops), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    if (timer) clearTimeout(timer);
+    this.loops.length = 0;
+  }
+
+  /** Wakes idle loops: a job was just enqueued. */
+  notify(): void {
+    const w = this.wakers;
+    this.wakers = [];
+    for (const wake of w) wake();
+  }
+
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wakers = this.wakers.filter((w) => w !== done);
+        resolve();
+      };
+      const t = setTimeout(done, this.pollMs);
+      this.wakers.push(done);
+    });
+  }
+
+  private async loop(workerId: string): Promise<void> {
+    while (this.running) {
+      let job: Job | undefined;
+      try {
+        job = await this.o.store.claimNext(workerId, this.leaseMs);
+      } catch (err) {
+        this.o.log.error({ err }, "could not claim a job; the store may be unreachable");
+        await this.idle();
+        continue;
+      }
+      if (!job) {
+        await this.idle();
+        continue;
+      }
+      await this.process(job, workerId);
+    }
+  }
+
+  /** One job, start to finish (also used by backfill and tests). */
+  async process(job: Job, workerId: string): Promise<JobResult> {
+    const { store, engine } = this.o;
+    const correlationId = randomUUID();
+    const log = this.o.log.child({ correlationId, jobId: job.id, linkKey: job.linkKey });
+    const started = performance.now();
+    this.active++;
+    let leaseLost = false;
+    const renew = setInterval(() => {
+      store.extendLease(job.id, workerId, this.leaseMs).catch((err: unknown) => {
+        if (err instanceof LeaseLostError) leaseLost = true;
+        log.warn({ err }, "could not extend the job's lease");
+      });
+    }, Math.max(1_000, Math.floor(this.leaseMs / 3)));
+    let result: JobResult["outcome"];
+    try {
+      log.debug({ attempt: job.attempts }, "sync started");
+      const outcome = await engine.run(job.linkKey, { correlationId });
+      if (leaseLost) throw new LeaseLostError(job.id, workerId);
+      result = await this.finish(job, workerId, outcome, log);
+    } catch (err) {
+      result = await this.fail(job, workerId, err, log);
+    } finally {
+      clearInterval(renew);
+      this.active--;
+    }
+    const out: JobResult = { job, correlationId, durationMs: performance.now() - started, outcome: result };
+    try {
+      await this.record(out);
+    } catch (err) {
+      log.warn({ err }, "could not record the sync in the history");
+    }
+    this.o.onResult?.(out);
+    return out;
+  }
+
+  private async finish(job: Job, workerId: string, outcome: SyncOutcome, log: Logger): Promise<JobResult["outcome"]> {
+    const { store } = this.o;
+    if (outcome.kind === "forward") {
+      const hops = (ForwardPayload.safeParse(job.payload).data?.hops ?? 0) + 1;
+      if (hops > MAX_HOPS) {
+        const reason = `forwarded ${MAX_HOPS} times without finding the link's own key (last: ${outcome.reason})`;
+        await store.deadLetter(job.id, reason, workerId);
+        log.error({ reason }, "sync dead-lettered");
+        return { kind: "dead-letter", reason };
+      }
+      await store.enqueue({ linkKey: outcome.to, kind: "sync", payload: { hops, from: job.linkKey, reason: outcome.reason } });
+      await store.complete(job.id, workerId);
+      log.debug({ to: outcome.to, reason: outcome.reason }, "forwarded");
+      this.notify();
+      return { kind: "done", outcome };
+    }
+    if (outcome.kind === "dead-letter") {
+      await store.deadLetter(job.id, outcome.reason, workerId);
+      log.warn({ reason: outcome.reason }, "sync dead-lettered");
+      return { kind: "dead-letter", reason: outcome.reason, outcome };
+    }
+    if (outcome.followUp) {
+      await store.enqueue({ linkKey: outcome.followUp, kind: "sync", payload: { hops: 0, from: job.linkKey, reason: "follow-up" } });
+      this.notify();
+    }
+    await store.complete(job.id, workerId);
+    log.info({ wrote: outcome.wrote, reports: outcome.reports.length }, "sync done");
+    return { kind: "done", outcome };
+  }
+
+  private async fail(job: Job, workerId: string, err: unknown, log: Logger): Promise<JobResult["outcome"]> {
+    const { store, engine } = this.o;
+    if (err instanceof LeaseLostError) {
+      log.warn("lost the job's lease; another worker has it now");
+      return { kind: "lease-lost" };
+    }
+    const reason = describe(err);
+    try {
+      if (isPermanent(err)) {
+        await store.deadLetter(job.id, reason, workerId);
+        log.error({ err }, "sync failed for good: dead letter");
+        await engine.markKeyFailed(job.linkKey, sellerMessage(err)).catch((e: unknown) => log.warn({ err: e }, "could not mark the record as failed"));
+        return { kind: "dead-letter", reason };
+      }
+      const retryAfterMs = err instanceof ThrottledError ? err.retryAfterMs : undefined;
+      const runAt = nextRunAt(new Date(), job.attempts, { retryAfterMs, random: this.o.random });
+      const r = await store.retryLater(job.id, { error: reason, runAt, workerId });
+      if (r.state === "dead") {
+        log.error({ err, attempts: job.attempts }, "sync failed too often: dead letter");
+        await engine
+          .markKeyFailed(job.linkKey, "The bridge could not sync this record after several attempts; your admin can retry it from the bridge's status page.")
+          .catch((e: unknown) => log.warn({ err: e }, "could not mark the record as failed"));
+      } else log.warn({ err, runAt: r.runAt, attempts: job.attempts }, "sync failed; will try again");
+      return { kind: "retry", error: reason, runAt, dead: r.state === "dead" };
+    } catch (storeErr) {
+      if (storeErr instanceof LeaseLostError) return { kind: "lease-lost" };
+      log.error({ err: storeErr, cause: reason }, "could not record the job's failure; its lease will bring it back");
+      return { kind: "retry", error: reason, runAt: new Date(Date.now() + this.leaseMs), dead: false };
+    }
+  }
+
+  private async record(result: JobResult): Promise<void> {
+    const { store } = this.o;
+    const at = new Date();
+    const entries: SyncReport[] = [];
+    const o = result.outcome;
+    if (o.kind === "done" && o.outcome.kind === "done") entries.push(...o.outcome.reports);
+    else if (o.kind === "dead-letter") {
+      if (o.outcome?.kind === "dead-letter") entries.push(...o.outcome.reports.filter((r) => r.message !== o.reason));
+      entries.push({ direction: "CRM→PC", outcome: "error", message: `Dead letter: ${o.reason}` });
+    }
+    else if (o.kind === "retry") entries.push({ direction: "CRM→PC", outcome: "error", message: `${o.dead ? "Gave up" : "Will retry"}: ${o.error}` });
+    for (const e of entries.slice(0, 20))
+      await store.recordSync({ linkKey: result.job.linkKey, direction: e.direction, outcome: e.outcome, message: e.message.slice(0, 2000), correlationId: result.correlationId, at });
+  }
+}
+
+function sellerMessage(err: unknown): string {
+  if (err instanceof AuthError) return "The bridge cannot sign in to Partner Center or Dynamics 365 right now; your admin has been told.";
+  if (err instanceof ValidationError) return `The change was refused: ${err.message.replace(/^\S+ \S+ \S+: /, "").slice(0, 400)}`;
+  if (err instanceof NotFoundError) return "The referral or record this sync needs no longer exists.";
+  return "The bridge could not sync this record; your admin can retry it from the bridge's status page.";
+}

@@ -1,0 +1,193 @@
+/**
+ * Reconcile: the sweep that finds what no webhook announced (Partner Center gives up on a webhook
+ * after 10 attempts; Dataverse retries once). Both sides are read from a cursor (kept in the store,
+ * minus a small overlap so a change committed while the last sweep ran is not missed); whatever
+ * changed after its link's last sync is enqueued under the link's key, where the ordinary sync
+ * takes it from there. `fromBeginning` (backfill) ignores the cursors and the last-sync times.
+ *
+ * Partner Center documents ordering by updatedDateTime, not filtering on it (specs §2.4,
+ * UNVERIFIED): the sweep asks for the filter and, when Partner Center refuses it, reads newest
+ * first and stops at the cursor.
+ */
+import { LeadColumn, OpportunityColumn, Table } from "@cosell/contract";
+import type { Logger } from "pino";
+import type { DataverseClient } from "../dataverse/client";
+import { SystemColumn } from "../dataverse/model";
+import { recordKey, referralKey, type RecordKind } from "../engine/keys";
+import { isMicrosoftReferral } from "../engine/partner-center";
+import { ValidationError } from "../http/errors";
+import type { PartnerCenterClient } from "../partner-center/client";
+import { ReferralSchema, type Referral } from "../partner-center/model";
+import type { Store } from "../store";
+
+export const PC_CURSOR = "reconcile:partner-center";
+export const DV_CURSOR = "reconcile:dataverse";
+
+export interface ReconcileOptions {
+  readonly store: Store;
+  readonly partnerCenter: PartnerCenterClient;
+  readonly dataverse: DataverseClient;
+  readonly log: Logger;
+  /** Re-read this much before the cursor (default 2 minutes). */
+  readonly overlapMs?: number;
+  /** Clocks of the bridge and the services may disagree by this much (default 10 s). */
+  readonly skewMs?: number;
+  readonly now?: () => Date;
+  /** Called after each enqueue (wakes the worker). */
+  readonly onEnqueued?: () => void;
+}
+
+export interface SweepOptions {
+  /** Backfill: every referral and record, whatever the cursors and last syncs say. */
+  readonly fromBeginning?: boolean;
+  /** Referrals read from Partner Center during the sweep (backfill primes the sync with them). */
+  readonly onReferrals?: (referrals: readonly Referral[]) => void;
+  /** Progress: items looked at so far, per side. */
+  readonly onProgress?: (p: { side: "partner-center" | "dataverse"; seen: number; enqueued: number }) => void;
+}
+
+export interface SweepSummary {
+  readonly partnerCenter: { seen: number; enqueued: number; filterSupported: boolean };
+  readonly dataverse: { seen: number; enqueued: number };
+  /** Link keys enqueued, in order. */
+  readonly keys: readonly string[];
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+}
+
+function isoOrUndefined(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export class Reconciler {
+  private running?: Promise<SweepSummary>;
+  private readonly overlapMs: number;
+  private readonly skewMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: ReconcileOptions) {
+    this.overlapMs = o.overlapMs ?? 2 * 60_000;
+    this.skewMs = o.skewMs ?? 10_000;
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** One sweep at a time per process; a second call joins the running one. */
+  sweep(options: SweepOptions = {}): Promise<SweepSummary> {
+    this.running ??= this.run(options).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(options: SweepOptions): Promise<SweepSummary> {
+    const startedAt = this.now();
+    const keys = new Set<string>();
+    const enqueue = async (key: string, reason: string): Promise<boolean> => {
+      if (keys.has(key)) return false;
+      keys.add(key);
+      await this.o.store.enqueue({ linkKey: key, kind: "sync", payload: { hops: 0, reason } });
+      this.o.onEnqueued?.();
+      return true;
+    };
+    const pc = await this.sweepPartnerCenter(options, enqueue);
+    const dv = await this.sweepDataverse(options, enqueue);
+    const summary = { partnerCenter: pc, dataverse: dv, keys: [...keys], startedAt, finishedAt: this.now() };
+    this.o.log.info({ partnerCenter: pc, dataverse: dv, enqueued: keys.size }, options.fromBeginning ? "backfill sweep done" : "reconcile sweep done");
+    return summary;
+  }
+
+  /** Was `changedAt` already covered by the link's last sync? */
+  private covered(lastSyncedAt: Date | null, changedAt: number | undefined): boolean {
+    if (!lastSyncedAt || changedAt === undefined) return false;
+    return changedAt < lastSyncedAt.getTime() - this.skewMs;
+  }
+
+  private async sweepPartnerCenter(options: SweepOptions, enqueue: (key: string, reason: string) => Promise<boolean>) {
+    const { store, partnerCenter } = this.o;
+    const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(PC_CURSOR));
+    const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
+    let seen = 0;
+    let enqueued = 0;
+    let newest = cursor;
+    let filterSupported = true;
+
+    const handle = async (page: readonly unknown[]): Promise<boolean> => {
+      const referrals: Referral[] = [];
+      for (const raw of page) {
+        const parsed = ReferralSchema.safeParse(raw);
+        if (parsed.success) referrals.push(parsed.data);
+      }
+      options.onReferrals?.(referrals);
+      let reachedCursor = false;
+      for (const r of referrals) {
+        seen++;
+        const updated = isoOrUndefined(r.updatedDateTime ?? undefined);
+        if (since !== undefined && updated !== undefined && updated <= Date.parse(since)) {
+          reachedCursor = true;
+          continue;
+        }
+        if (updated !== undefined && (newest === undefined || updated > newest)) newest = updated;
+        if (isMicrosoftReferral(r)) {
+          if (!options.fromBeginning) {
+            if (await enqueue(referralKey(r.id), "reconcile: Microsoft's side changed")) enqueued++;
+          }
+          continue;
+        }
+        const link = await store.findLinkByReferralId(r.id);
+        if (!options.fromBeginning && link && this.covered(link.lastSyncedAt, updated)) continue;
+        if (await enqueue(link?.key ?? referralKey(r.id), options.fromBeginning ? "backfill" : "reconcile: referral changed")) enqueued++;
+      }
+      options.onProgress?.({ side: "partner-center", seen, enqueued });
+      return reachedCursor;
+    };
+
+    try {
+      const filter = since === undefined ? undefined : `updatedDateTime gt ${since}`;
+      for await (const page of partnerCenter.listReferrals({ orderby: "updatedDateTime asc", ...(filter ? { filter } : {}) })) await handle(page);
+    } catch (err) {
+      if (!(err instanceof ValidationError) || since === undefined) throw err;
+      // Filtering on updatedDateTime is not documented: newest first, stop at the cursor.
+      filterSupported = false;
+      this.o.log.warn({ err }, "Partner Center refused $filter on updatedDateTime; reading newest first instead");
+      for await (const page of partnerCenter.listReferrals({ orderby: "updatedDateTime desc" })) if (await handle(page)) break;
+    }
+    if (newest !== undefined) await store.setCursor(PC_CURSOR, new Date(newest).toISOString());
+    return { seen, enqueued, filterSupported };
+  }
+
+  private async sweepDataverse(options: SweepOptions, enqueue: (key: string, reason: string) => Promise<boolean>) {
+    const { store, dataverse } = this.o;
+    const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(DV_CURSOR));
+    const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
+    let seen = 0;
+    let enqueued = 0;
+    let newest = cursor;
+    const tables: Array<{ kind: RecordKind; set: string; id: string; filter: string }> = [
+      {
+        kind: "opportunity",
+        set: Table.opportunity.entitySetName,
+        id: SystemColumn.opportunity.id,
+        filter: `(${OpportunityColumn.referralId} ne null or ${OpportunityColumn.syncWithPartnerCenter} eq true)`,
+      },
+      { kind: "lead", set: Table.lead.entitySetName, id: SystemColumn.lead.id, filter: `${LeadColumn.referralId} ne null` },
+    ];
+    for (const t of tables) {
+      const filter = since === undefined ? t.filter : `${t.filter} and modifiedon gt ${since}`;
+      for await (const page of dataverse.retrieveMultiple(t.set, { select: [t.id, "modifiedon"], filter, orderby: "modifiedon asc", maxPageSize: 5000 })) {
+        for (const row of page) {
+          seen++;
+          const id = typeof row[t.id] === "string" ? (row[t.id] as string).toLowerCase() : undefined;
+          if (!id) continue;
+          const modified = isoOrUndefined(typeof row.modifiedon === "string" ? row.modifiedon : undefined);
+          if (modified !== undefined && (newest === undefined || modified > newest)) newest = modified;
+          const link = await store.findLinkByRecord(t.kind, id);
+          if (!options.fromBeginning && link && this.covered(link.lastSyncedAt, modified)) continue;
+          if (await enqueue(link?.key ?? recordKey(t.kind, id), options.fromBeginning ? "backfill" : `reconcile: ${t.kind} changed`)) enqueued++;
+        }
+        options.onProgress?.({ side: "dataverse", seen, enqueued });
+      }
+    }
+    if (newest !== undefined) await store.setCursor(DV_CURSOR, new Date(newest).toISOString());
+    return { seen, enqueued };
+  }
+}
