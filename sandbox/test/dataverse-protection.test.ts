@@ -118,3 +118,20 @@ describe("faults and control routes", () => {
     expect(h.dv.schema.entity(SOLUTION_CATALOG_TABLE.logicalName)).toBeUndefined();
   });
 });
+
+describe("extra routes", () => {
+  it("mounts routes on the same origin with Fastify's default body parsing", async () => {
+    const h = await startHarness({
+      extraRoutes: (app) => {
+        app.post("/sandbox/echo", async (req) => ({ got: req.body }));
+      },
+    });
+    try {
+      const res = await fetch(`${h.dv.url}/sandbox/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a: 1 }) });
+      expect(await res.json()).toEqual({ got: { a: 1 } });
+      expect((await h.api("GET", "WhoAmI")).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+});

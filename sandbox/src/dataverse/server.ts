@@ -91,8 +91,6 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
   const dispatcher = new WebhookDispatcher(org, faults, () => new URL(resourceUrl).host, org.events, closing.signal);
 
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 128 * 1024 * 1024 });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   /** One transaction: the handler, synchronous webhooks, then commit and the async webhooks. */
   async function unit<T>(caller: Caller, correlationId: string, run: (ctx: ApiContext) => T): Promise<T> {
@@ -128,118 +126,125 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
     return verified.claims.idtyp === "app" && !c.azureactivedirectoryobjectid ? { ...c, azureactivedirectoryobjectid: verified.claims.oid } : c;
   }
 
-  app.all(`${API_PREFIX}/*`, async (req, reply) => {
-    const requestId = randomUUID();
-    reply.header("x-ms-service-request-id", requestId);
-    reply.header("REQ_ID", requestId);
-    let release: (() => void) | undefined;
-    try {
-      const caller = authenticate(req);
-      const rawUrl = req.raw.url ?? "";
-      const q = rawUrl.indexOf("?");
-      const rawPath = (q < 0 ? rawUrl : rawUrl.slice(0, q)).slice(API_PREFIX.length + 1);
-      let path: string;
+  // The API and the control routes read raw bodies (JSON, multipart, zips in base64); routes added
+  // through `extraRoutes` keep Fastify's default parsers, so this runs in its own plugin context.
+  await app.register(async (api) => {
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+    api.all(`${API_PREFIX}/*`, async (req, reply) => {
+      const requestId = randomUUID();
+      reply.header("x-ms-service-request-id", requestId);
+      reply.header("REQ_ID", requestId);
+      let release: (() => void) | undefined;
       try {
-        path = decodeURIComponent(rawPath);
-      } catch {
-        throw Errors.querySyntax(`The request URL '${rawUrl}' is not correctly encoded.`);
-      }
-      const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-      const apiReq: ApiRequest = {
-        method: req.method.toUpperCase(),
-        path,
-        query: new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1)),
-        headers: headerMap(req),
-        body,
-        url: `${url}${rawUrl}`,
-      };
-      const isBatch = path === "$batch";
-      let weight = 1;
-      if (isBatch && body) {
+        const caller = authenticate(req);
+        const rawUrl = req.raw.url ?? "";
+        const q = rawUrl.indexOf("?");
+        const rawPath = (q < 0 ? rawUrl : rawUrl.slice(0, q)).slice(API_PREFIX.length + 1);
+        let path: string;
         try {
-          weight = Math.max(1, parseBatch(body, apiReq.headers.get("content-type")).reduce((n, i) => n + (i.kind === "changeset" ? i.requests.length : 1), 0));
+          path = decodeURIComponent(rawPath);
         } catch {
-          weight = 1; // executeBatch answers the parse error
+          throw Errors.querySyntax(`The request URL '${rawUrl}' is not correctly encoded.`);
         }
-      }
-      const admission = protection.admit(caller.systemuserid, weight);
-      if (!admission.ok) throw admission.error;
-      release = admission.release;
-      reply.header("x-ms-ratelimit-burst-remaining-xrm-requests", String(admission.remaining));
+        const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+        const apiReq: ApiRequest = {
+          method: req.method.toUpperCase(),
+          path,
+          query: new URLSearchParams(q < 0 ? "" : rawUrl.slice(q + 1)),
+          headers: headerMap(req),
+          body,
+          url: `${url}${rawUrl}`,
+        };
+        const isBatch = path === "$batch";
+        let weight = 1;
+        if (isBatch && body) {
+          try {
+            weight = Math.max(1, parseBatch(body, apiReq.headers.get("content-type")).reduce((n, i) => n + (i.kind === "changeset" ? i.requests.length : 1), 0));
+          } catch {
+            weight = 1; // executeBatch answers the parse error
+          }
+        }
+        const admission = protection.admit(caller.systemuserid, weight);
+        if (!admission.ok) throw admission.error;
+        release = admission.release;
+        reply.header("x-ms-ratelimit-burst-remaining-xrm-requests", String(admission.remaining));
 
-      if (faults.latencyMs > 0) await sleep(faults.latencyMs);
-      const fault = faults.drawRequestFault();
-      if (fault.kind === "timeout") {
-        await sleep(fault.holdMs);
-        reply.hijack();
-        req.raw.socket.destroy();
-        return reply;
-      }
-      if (fault.kind === "error") throw Errors.injectedServerError(fault.status);
-      if (fault.kind === "throttle") throw Errors.rateLimit(limits.requestsPerWindow, limits.windowSeconds, fault.retryAfterSeconds);
+        if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+        const fault = faults.drawRequestFault();
+        if (fault.kind === "timeout") {
+          await sleep(fault.holdMs);
+          reply.hijack();
+          req.raw.socket.destroy();
+          return reply;
+        }
+        if (fault.kind === "error") throw Errors.injectedServerError(fault.status);
+        if (fault.kind === "throttle") throw Errors.rateLimit(limits.requestsPerWindow, limits.windowSeconds, fault.retryAfterSeconds);
 
-      const correlationId = randomUUID();
-      const res = isBatch
-        ? await executeBatch(apiReq, apiUrl, (run) => unit(caller, correlationId, run), dispatch)
-        : await unit(caller, correlationId, (ctx) => dispatch(ctx, apiReq));
-      return send(reply, res);
-    } catch (err) {
-      if (err instanceof DataverseError && err.status === 401) {
-        reply.code(401);
-        for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-        return reply.send();
+        const correlationId = randomUUID();
+        const res = isBatch
+          ? await executeBatch(apiReq, apiUrl, (run) => unit(caller, correlationId, run), dispatch)
+          : await unit(caller, correlationId, (ctx) => dispatch(ctx, apiReq));
+        return send(reply, res);
+      } catch (err) {
+        if (err instanceof DataverseError && err.status === 401) {
+          reply.code(401);
+          for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+          return reply.send();
+        }
+        return send(reply, errorResponse(err));
+      } finally {
+        release?.();
       }
-      return send(reply, errorResponse(err));
-    } finally {
-      release?.();
-    }
-  });
+    });
 
-  // ---- /_emulator/ control (no auth: sandbox only) ------------------------------------------
-  const readJson = (req: FastifyRequest): unknown => {
-    const b = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
-    return b.trim() === "" ? {} : JSON.parse(b);
-  };
-  app.get("/_emulator", async () => ({
-    endpoints: [
-      "GET /_emulator/faults",
-      "PUT /_emulator/faults",
-      "GET /_emulator/webhook-deliveries",
-      "DELETE /_emulator/webhook-deliveries",
-      "GET /_emulator/changes?since=<epoch ms>",
-      "POST /_emulator/reset[?keep=customizations]",
-      "POST /_emulator/provision-contract",
-    ],
-  }));
-  app.get("/_emulator/faults", async () => faults.current);
-  app.put("/_emulator/faults", async (req, reply) => {
-    let parsed;
-    try {
-      parsed = FaultSettingsSchema.safeParse(readJson(req));
-    } catch (err) {
-      return reply.code(400).send({ error: `invalid JSON: ${(err as Error).message}` });
-    }
-    if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
-    return faults.update(parsed.data);
-  });
-  app.get("/_emulator/webhook-deliveries", async () => ({ value: dispatcher.deliveries }));
-  app.delete("/_emulator/webhook-deliveries", async (_req, reply) => {
-    dispatcher.clear();
-    return reply.code(204).send();
-  });
-  app.get("/_emulator/changes", async (req) => {
-    const since = Number((req.query as Record<string, string | undefined>).since ?? "0");
-    const value: CommitEntry[] = org.changes.filter((c) => c.at > (Number.isFinite(since) ? since : 0));
-    return { value };
-  });
-  app.post("/_emulator/reset", async (req, reply) => {
-    const keep = (req.query as Record<string, string | undefined>).keep;
-    reset({ keepCustomizations: keep === "customizations" });
-    return reply.code(204).send();
-  });
-  app.post("/_emulator/provision-contract", async (_req, reply) => {
-    provision();
-    return reply.code(204).send();
+    // ---- /_emulator/ control (no auth: sandbox only) ------------------------------------------
+    const readJson = (req: FastifyRequest): unknown => {
+      const b = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
+      return b.trim() === "" ? {} : JSON.parse(b);
+    };
+    api.get("/_emulator", async () => ({
+      endpoints: [
+        "GET /_emulator/faults",
+        "PUT /_emulator/faults",
+        "GET /_emulator/webhook-deliveries",
+        "DELETE /_emulator/webhook-deliveries",
+        "GET /_emulator/changes?since=<epoch ms>",
+        "POST /_emulator/reset[?keep=customizations]",
+        "POST /_emulator/provision-contract",
+      ],
+    }));
+    api.get("/_emulator/faults", async () => faults.current);
+    api.put("/_emulator/faults", async (req, reply) => {
+      let parsed;
+      try {
+        parsed = FaultSettingsSchema.safeParse(readJson(req));
+      } catch (err) {
+        return reply.code(400).send({ error: `invalid JSON: ${(err as Error).message}` });
+      }
+      if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      return faults.update(parsed.data);
+    });
+    api.get("/_emulator/webhook-deliveries", async () => ({ value: dispatcher.deliveries }));
+    api.delete("/_emulator/webhook-deliveries", async (_req, reply) => {
+      dispatcher.clear();
+      return reply.code(204).send();
+    });
+    api.get("/_emulator/changes", async (req) => {
+      const since = Number((req.query as Record<string, string | undefined>).since ?? "0");
+      const value: CommitEntry[] = org.changes.filter((c) => c.at > (Number.isFinite(since) ? since : 0));
+      return { value };
+    });
+    api.post("/_emulator/reset", async (req, reply) => {
+      const keep = (req.query as Record<string, string | undefined>).keep;
+      reset({ keepCustomizations: keep === "customizations" });
+      return reply.code(204).send();
+    });
+    api.post("/_emulator/provision-contract", async (_req, reply) => {
+      provision();
+      return reply.code(204).send();
+    });
   });
 
   options.extraRoutes?.(app);
