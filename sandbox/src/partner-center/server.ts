@@ -69,7 +69,7 @@ export interface PartnerCenterEmulatorOptions {
   allowAppOnlyReferrals?: boolean;
   /** Reuse a signing key + certificate (key generation takes ~1 s). */
   signingIdentity?: DispatchIdentity;
-  /** Bound of the in-memory delivery and change logs (default 200 000 each). */
+  /** Bound of the in-memory delivery and change logs (default 200 000 each; trimmed in batches, so up to ~6 % more). */
   maxLogEntries?: number;
   logger?: EmulatorLogger;
 }
@@ -177,7 +177,7 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
       ...(commit.callerId === undefined ? {} : { callerId: commit.callerId }),
     };
     changeLog.push(event);
-    if (changeLog.length > maxLog) changeLog.splice(0, changeLog.length - maxLog);
+    if (changeLog.length > maxLog + Math.max(64, maxLog >> 4)) changeLog.splice(0, changeLog.length - maxLog);
     events.emit("commit", event);
     // The documented ResourceUri differs from the Referrals API path: clients take the last segment.
     dispatcher.publish(commit.eventName, `${publicUrl()}/engagements/v1/referrals/${stored.doc.id}`, "referral", commit.instant, stored.doc.id);
