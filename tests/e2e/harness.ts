@@ -80,6 +80,8 @@ export interface E2E {
   readonly config: BridgeConfig;
   readonly logLines: string[];
   readonly storeConfig: StoreConfig;
+  /** Waits until both emulators have delivered their webhooks and the bridge's queue is empty. */
+  settle(timeoutMs?: number): Promise<void>;
   /** Dataverse writes made by the bridge's application user so far. */
   bridgeDataverseWrites(sinceMs?: number): number;
   /** Partner Center changes made by the partner (the bridge) so far. */
@@ -193,6 +195,17 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
     config,
     logLines,
     storeConfig,
+    async settle(timeoutMs = 30_000) {
+      let calm = 0;
+      await waitFor(async () => {
+        await sandbox.dataverse.webhooks.idle();
+        const pcPending = sandbox.partnerCenter.deliveries().some((d) => d.status === "pending");
+        const q = await bridge.runtime.store.queueStats();
+        const quiet = !pcPending && q.queued === 0 && q.running === 0 && bridge.runtime.worker.busy === 0;
+        calm = quiet ? calm + 1 : 0;
+        return calm >= 3;
+      }, "the bridge to settle", timeoutMs);
+    },
     bridgeDataverseWrites: (since = 0) =>
       sandbox.dataverse.organization.changes.filter((c) => c.callerId.toLowerCase() === bridgeUser && c.at > since).length,
     bridgePartnerCenterWrites: (since = 0) => sandbox.partnerCenter.changes().filter((c) => c.actor === "partner" && c.at > since).length,

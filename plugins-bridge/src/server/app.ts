@@ -14,7 +14,7 @@
  * the route itself from the raw bytes: the Partner Center signature covers exactly those bytes, and
  * nothing is parsed before the sender is known.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import { checkSignIn, type BridgeRuntime } from "../engine/runtime";
 import { JobNotFoundError, JobStateError } from "../store";
@@ -40,7 +40,8 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
   const { log, metrics, store, config } = rt;
   const app = Fastify({
     loggerInstance: log.child({ component: "http" }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines would be one per webhook: the intake logs what matters (refusals) itself.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? WEBHOOK_BODY_LIMIT,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     forceCloseConnections: true,
