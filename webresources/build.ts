@@ -28,6 +28,7 @@ export interface BuildReport {
  */
 export const DATA_MODULES: readonly string[] = [
   realpathSync(require.resolve("@cosell/contract/src/schema.ts")),
+  path.join(__dirname, "src", "dataverse-names.ts"),
   path.join(__dirname, "src", "contract-view.ts"),
 ];
 

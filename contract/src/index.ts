@@ -2,3 +2,4 @@ export * from "./schema";
 export * from "./audit";
 export * from "./values";
 export { PRODUCT_VERSION, solutionVersion } from "./version";
+export * from "./system";

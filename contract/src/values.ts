@@ -59,3 +59,8 @@ export function formatProducts(ids: readonly string[]): string {
 export function isCountryCode(value: string | null | undefined): boolean {
   return typeof value === "string" && /^[A-Za-z]{2}$/.test(value.trim());
 }
+
+/** Web API property that holds a lookup's id when reading: `_<lookup>_value`. */
+export function lookupValueProperty(lookupColumn: string): string {
+  return `_${lookupColumn}_value`;
+}

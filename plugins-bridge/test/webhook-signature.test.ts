@@ -11,7 +11,7 @@ async function fixture(org = "Microsoft Corporation") {
       { name: "commonName", value: "pcnotifications-dispatch.microsoft.com" },
       { name: "organizationName", value: org },
     ],
-    { keySize: 2048, days: 30, algorithm: "sha256" },
+    { keySize: 2048, algorithm: "sha256" },
   );
   const der = new X509Certificate(pems.cert).raw;
   let downloads = 0;

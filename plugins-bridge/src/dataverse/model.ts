@@ -10,99 +10,15 @@
 import { z } from "zod";
 import { LeadColumn, OpportunityColumn } from "@cosell/contract";
 
-/**
- * System columns of the tables the bridge touches. The contract (DESIGN §2) names only our own
- * columns; these are Dataverse's, listed once here so no other file spells them.
- */
-export const SystemColumn = {
-  opportunity: {
-    id: "opportunityid",
-    name: "name",
-    estimatedValue: "estimatedvalue",
-    estimatedCloseDate: "estimatedclosedate",
-    description: "description",
-    stateCode: "statecode",
-    statusCode: "statuscode",
-    /** Customer lookup (account or contact); `customerid_account@odata.bind` to set an account. */
-    customer: "customerid",
-    parentAccount: "parentaccountid",
-    parentContact: "parentcontactid",
-    owner: "ownerid",
-    transactionCurrency: "transactioncurrencyid",
-    modifiedOn: "modifiedon",
-  },
-  lead: {
-    id: "leadid",
-    subject: "subject",
-    firstName: "firstname",
-    lastName: "lastname",
-    companyName: "companyname",
-    email: "emailaddress1",
-    telephone: "telephone1",
-    description: "description",
-    estimatedAmount: "estimatedamount",
-    estimatedCloseDate: "estimatedclosedate",
-    stateCode: "statecode",
-    statusCode: "statuscode",
-    owner: "ownerid",
-    transactionCurrency: "transactioncurrencyid",
-    /** Set by QualifyLead: the opportunity the link moves to. */
-    qualifyingOpportunity: "qualifyingopportunityid",
-    modifiedOn: "modifiedon",
-  },
-  account: {
-    id: "accountid",
-    name: "name",
-    line1: "address1_line1",
-    line2: "address1_line2",
-    city: "address1_city",
-    state: "address1_stateorprovince",
-    postalCode: "address1_postalcode",
-    country: "address1_country",
-  },
-  contact: {
-    id: "contactid",
-    firstName: "firstname",
-    lastName: "lastname",
-    email: "emailaddress1",
-    telephone: "telephone1",
-  },
-  systemuser: {
-    id: "systemuserid",
-    firstName: "firstname",
-    lastName: "lastname",
-    fullName: "fullname",
-    email: "internalemailaddress",
-    telephone: "address1_telephone1",
-  },
-  transactioncurrency: {
-    id: "transactioncurrencyid",
-    isoCode: "isocurrencycode",
-  },
-} as const;
-
-/** Web API property that holds a lookup's id when reading: `_<lookup>_value`. */
-export function lookupValueProperty(lookupColumn: string): string {
-  return `_${lookupColumn}_value`;
-}
-
-/** opportunity.statecode (§4.2). */
-export const OpportunityState = { Open: 0, Won: 1, Lost: 2 } as const;
-/** opportunity.statuscode labels for the closed states, used as the referral's statusReason. */
-export const OpportunityStatusReason: Readonly<Record<number, string>> = {
-  3: "Won",
-  4: "Canceled",
-  5: "Out-sold",
-};
-/** lead.statecode. */
-export const LeadState = { Open: 0, Qualified: 1, Disqualified: 2 } as const;
-/** lead.statuscode labels for the disqualified state, used as the decline reason. */
-export const LeadStatusReason: Readonly<Record<number, string>> = {
-  4: "Lost",
-  5: "Cannot contact",
-  6: "No longer interested",
-  7: "Canceled",
-};
+import {
+  SystemColumn,
+  lookupValueProperty,
+  OpportunityState,
+  OpportunityStatusReason,
+  LeadState,
+  LeadStatusReason,
+} from "@cosell/contract";
+export { SystemColumn, lookupValueProperty, OpportunityState, OpportunityStatusReason, LeadState, LeadStatusReason };
 
 // ---------------------------------------------------------------------------------------------
 // Rows
