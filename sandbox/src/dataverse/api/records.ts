@@ -7,7 +7,7 @@
 import { Errors } from "../errors";
 import { createRecord, deleteRecord, updateRecord } from "../data/operations";
 import type { Row, StoredValue } from "../data/store";
-import { parseColumnValue } from "../data/values";
+import { jsonValue, parseColumnValue } from "../data/values";
 import { isLookup, type EntityMetadata } from "../metadata/types";
 import { emptyResponse, jsonResponse, parsePrefer, type ApiContext, type ApiRequest, type ApiResponse } from "./http";
 import { representation, retrieveMultiple, retrieveOne } from "./query";
@@ -152,7 +152,7 @@ export function handleProperty(
     if (v === null || v === undefined) return emptyResponse(204);
     return jsonResponse(200, {
       "@odata.context": `${ctx.apiUrl}/$metadata#${entity.entitySetName}(${rowId})/${property}`,
-      value: Array.isArray(v) ? v.join(",") : v,
+      value: jsonValue(a, v),
     });
   }
   if (req.method === "PUT") {

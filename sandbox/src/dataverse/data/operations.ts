@@ -9,7 +9,7 @@ import { Errors } from "../errors";
 import type { Schema } from "../metadata/schema";
 import type { AttributeMetadata, EntityMetadata } from "../metadata/types";
 import { isLookupValue, type LookupValue, type RecordStore, type Row, type StoredValue, type Transaction } from "./store";
-import { isoSeconds } from "./values";
+import { isoMillis } from "./values";
 
 export interface Caller {
   readonly systemuserid: string;
@@ -182,7 +182,7 @@ export function createRecord(
   const id = typeof given === "string" ? given.toLowerCase() : randomUUID();
   if (ctx.store.get(entity.logicalName, id)) throw Errors.duplicateId(entity.logicalName, id);
   const at = ctx.now();
-  const stamp = isoSeconds(at);
+  const stamp = isoMillis(at);
   const caller = ref("systemuser", scope.caller.systemuserid);
   const row: Record<string, StoredValue> = { ...defaults(entity), ...values, [pk]: id };
   const attrs = entity.attributes;
@@ -237,7 +237,7 @@ export function updateRecord(
   if (!existing) throw Errors.notFound(entity.logicalName, id);
   const pk = entity.primaryIdAttribute;
   const at = ctx.now();
-  const stamp = isoSeconds(at);
+  const stamp = isoMillis(at);
   const caller = ref("systemuser", scope.caller.systemuserid);
   const changes: Record<string, StoredValue> = { ...values };
   delete changes[pk];

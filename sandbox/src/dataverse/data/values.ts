@@ -30,6 +30,15 @@ export function normaliseDateTime(s: string): string | undefined {
 
 export const isoSeconds = (ms: number): string => `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
 
+/**
+ * Platform-set stamps (createdon, modifiedon) keep milliseconds internally, so that `$orderby` and
+ * `$filter` see the true order of writes within a second; reads show whole seconds, as Dataverse does.
+ */
+export const isoMillis = (ms: number): string => new Date(Math.floor(ms)).toISOString();
+
+/** A stored date-time as the API shows it: whole seconds. */
+export const toSeconds = (v: string): string => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z$/.test(v) ? `${v.slice(0, 19)}Z` : v);
+
 const edmType = (a: AttributeMetadata): string => {
   switch (a.kind) {
     case "string":
@@ -162,6 +171,7 @@ export function jsonValue(a: AttributeMetadata, v: StoredValue | undefined): unk
   if (v === undefined || v === null) return null;
   if (isLookupValue(v)) return v.id;
   if (Array.isArray(v)) return v.join(",");
+  if (a.kind === "datetime" && typeof v === "string") return toSeconds(v);
   return v;
 }
 

@@ -50,8 +50,9 @@ const EMPTY_GUID = "00000000-0000-0000-0000-000000000000";
 
 export const wcfDate = (ms: number): string => `/Date(${Math.round(ms)})/`;
 
+/** Whole seconds, as the platform's own dates appear in webhook bodies. */
 function dateMs(v: string): number {
-  return Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v);
+  return Math.floor(Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) / 1000) * 1000;
 }
 
 export function entityReference(entity: string, id: string, name: string | null = null): Record<string, unknown> {
