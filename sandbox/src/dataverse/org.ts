@@ -45,6 +45,9 @@ export interface CommitEntry {
   readonly callerId: string;
 }
 
+/** The commit log keeps the newest entries only. */
+export const MAX_COMMIT_LOG = 500_000;
+
 export interface OrganizationOptions {
   readonly name: string;
   readonly seed: boolean;
@@ -139,6 +142,7 @@ export class Organization implements PlatformContext {
       this.changes.push(entry);
       this.events.emit("commit", entry);
     }
+    if (this.changes.length > MAX_COMMIT_LOG) this.changes.splice(0, this.changes.length - MAX_COMMIT_LOG);
   }
 
   entity(logicalName: string): EntityMetadata {

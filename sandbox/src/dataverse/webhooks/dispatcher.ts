@@ -26,6 +26,8 @@ import { buildExecutionContext, serialiseContext, type RemoteExecutionContext, t
 export const WEBHOOK_TIMEOUT_MS = 60_000;
 const RETRIED_STATUSES = new Set([502, 503, 504]);
 const MAX_PARALLEL_DELIVERIES = 8;
+/** The delivery log keeps the newest entries only (each holds a whole context). */
+export const MAX_LOGGED_DELIVERIES = 20_000;
 
 export interface DeliveryAttempt {
   readonly at: string;
@@ -89,6 +91,8 @@ const ref = (v: StoredValue | undefined): string | undefined => (isLookupValue(v
 
 export class WebhookDispatcher {
   readonly deliveries: WebhookDelivery[] = [];
+  /** Bumped by clear() (a reset): deliveries from before it record nothing afterwards. */
+  private generation = 0;
   private readonly pending = new Set<Promise<void>>();
   private active = 0;
   private readonly queue: Array<() => void> = [];
@@ -104,6 +108,7 @@ export class WebhookDispatcher {
 
   clear(): void {
     this.deliveries.length = 0;
+    this.generation++;
   }
 
   /** Resolves when every queued and running delivery has finished (tests, shutdown). */
@@ -218,6 +223,7 @@ export class WebhookDispatcher {
     // The real URL and secret headers stay out of the log object.
     secrets.set(delivery, { url, headers: endpoint.authtype === 5 ? Object.fromEntries(endpoint.settings) : {} });
     this.deliveries.push(delivery);
+    if (this.deliveries.length > MAX_LOGGED_DELIVERIES) this.deliveries.splice(0, this.deliveries.length - MAX_LOGGED_DELIVERIES);
     return delivery;
   }
 
@@ -265,6 +271,7 @@ export class WebhookDispatcher {
   }
 
   private async deliverAsync(delivery: WebhookDelivery, step: MatchedStep, op: CommittedOperation, caller: Caller): Promise<void> {
+    const generation = this.generation;
     // Never inside the request that caused it.
     await new Promise((r) => setImmediate(r));
     if (this.closing.aborted) return;
@@ -276,6 +283,7 @@ export class WebhookDispatcher {
     }
     if (fault.kind === "delay") await sleep(fault.ms);
     const ok = await this.send(delivery);
+    if (generation !== this.generation) return; // the org was reset meanwhile
     if (!ok || !step.asyncAutoDelete) this.recordSystemJob(delivery, step, op, caller, ok);
   }
 
