@@ -121,8 +121,6 @@ export const Errors = {
   methodNotAllowed: (method: string, url: string) =>
     new DataverseError(405, "0x80060888", `The HTTP method '${method}' is not allowed for the resource '${url}'.`),
 
-  unauthorized: () => new DataverseError(401, "", ""),
-
   notAMember: () => new DataverseError(403, "0x80072560", "The user is not a member of the organization."),
 
   disabledUser: (id: string) =>

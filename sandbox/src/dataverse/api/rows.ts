@@ -7,7 +7,6 @@ import { Errors } from "../errors";
 import { isLookupValue, type LookupValue, type Row, type StoredValue } from "../data/store";
 import { formattedValue, jsonValue, parseColumnValue } from "../data/values";
 import { isWritable } from "../data/operations";
-import { findNavigation } from "../metadata/schema";
 import { isLookup, lookupFromValueProperty, lookupValueProperty, type AttributeMetadata, type EntityMetadata } from "../metadata/types";
 import type { Organization } from "../org";
 import { ASSOCIATED_NAVIGATION, FORMATTED_VALUE, LOOKUP_LOGICAL_NAME } from "./http";
@@ -129,10 +128,6 @@ export function resolveReference(org: Organization, value: string, apiUrl: strin
     throw Errors.notFound(entity.logicalName, id ?? "");
   }
   return { entity: entity.logicalName, id: org.store.get(entity.logicalName, id)!.row[entity.primaryIdAttribute] as string };
-}
-
-export interface ParsedBody {
-  readonly values: Record<string, StoredValue>;
 }
 
 /** Turns a create/update body into column values, validating every property against the table. */
@@ -299,5 +294,3 @@ export function projectRow(org: Organization, entity: EntityMetadata, row: Row, 
   if (projection.expand && expandRows) for (const item of projection.expand) out[item.navigation] = expandRows(item, row);
   return out;
 }
-
-export { findNavigation };

@@ -115,9 +115,6 @@ export class Schema {
     return undefined;
   }
 
-  relationshipsOf(entity: string): RelationshipMetadata[] {
-    return [...this.relationships.values()].filter((r) => r.referencedEntity === entity || r.referencingEntity === entity);
-  }
 }
 
 /** The column and target a `<nav>@odata.bind` or `$expand=<nav>` names on `entity`. */

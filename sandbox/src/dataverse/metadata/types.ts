@@ -120,7 +120,6 @@ export interface EntityMetadata {
 }
 
 export const LOOKUP_KINDS: ReadonlySet<AttributeKind> = new Set(["lookup", "customer", "owner"]);
-export const CHOICE_KINDS: ReadonlySet<AttributeKind> = new Set(["picklist", "state", "status"]);
 
 export function isLookup(a: AttributeMetadata): boolean {
   return LOOKUP_KINDS.has(a.kind);
