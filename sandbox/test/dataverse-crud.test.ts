@@ -162,6 +162,11 @@ describe("create and retrieve", () => {
     expect(again.status).toBe(304);
   });
 
+  it("keeps empty text as null, as Dataverse does", async () => {
+    const res = await h.api("POST", "accounts?$select=name,telephone1", { body: { name: "Empty phone", telephone1: "" }, headers: { Prefer: "return=representation" } });
+    expect(res.json.telephone1).toBeNull();
+  });
+
   it("reads, writes and clears a single property", async () => {
     const id = await createAccount("Props");
     expect((await h.api("GET", `accounts(${id})/name`)).json).toMatchObject({ value: "Props" });

@@ -88,7 +88,7 @@ export function parseColumnValue(entity: EntityMetadata, entitySet: string, a: A
       if (typeof raw !== "string") throw wrongType();
       if (a.maxLength !== undefined && raw.length > a.maxLength)
         throw Errors.stringTooLong(entity.logicalName, a.logicalName, a.maxLength);
-      return raw;
+      return raw === "" ? null : raw; // Dataverse keeps empty text as null
     }
     case "entityname":
       if (typeof raw !== "string") throw wrongType();

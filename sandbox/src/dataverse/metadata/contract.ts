@@ -93,7 +93,7 @@ export function provisionContract(org: Organization): void {
           displayname: v.displayName.slice(0, 100),
           description: v.description,
           type: v.type,
-          defaultvalue: v.defaultValue,
+          defaultvalue: v.defaultValue === "" ? null : v.defaultValue,
           isrequired: false,
         },
         { record: false },
