@@ -32,6 +32,8 @@ export interface BackfillSummary {
 }
 
 export interface BackfillOptions {
+  /** Default true (backfill); false = a reconcile sweep worked off the same way (`cosell-bridge reconcile`). */
+  readonly fromBeginning?: boolean;
   readonly concurrency?: number;
   readonly onProgress?: (p: BackfillProgress) => void;
   /** Give up waiting after this long without any job finishing (default 10 minutes). */
@@ -86,7 +88,7 @@ export async function backfill(rt: BridgeRuntime, options: BackfillOptions = {})
   worker.start();
   try {
     const summary = await rt.reconciler.sweep({
-      fromBeginning: true,
+      fromBeginning: options.fromBeginning ?? true,
       onReferrals: (referrals) => rt.partnerCenter.prime(referrals),
       onProgress: (p) => {
         listed = p.seen;

@@ -1,0 +1,6 @@
+/** The sandbox: local emulators of Entra ID, Partner Center and the Dataverse Web API, and their composition. */
+export * from "./compose";
+export { startIdentityEmulator, TokenService, type IdentityEmulator, type SandboxUser } from "./identity";
+export { startPartnerCenterEmulator, type PartnerCenterEmulator } from "./partner-center";
+export { startDataverseEmulator, SEEDED_IDS, type DataverseEmulator } from "./dataverse";
+export { FaultInjector, type FaultSettings, type FaultSettingsInput } from "./faults";

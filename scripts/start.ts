@@ -1,0 +1,122 @@
+/**
+ * `npm start`: the whole product on this machine, from a fresh clone.
+ *
+ *   Entra ID emulator        :7073   (ENTRA_PORT)
+ *   Partner Center emulator  :7071   (PARTNER_CENTER_PORT)
+ *   Dataverse emulator       :7072   (DATAVERSE_PORT), the data contract provisioned
+ *   cosell-bridge            :7070   (BRIDGE_PORT), SQLite in .sandbox-data/, both webhooks connected
+ *
+ * A few referrals are seeded (two co-sell opportunities, a marketplace lead); they show up as
+ * Dynamics 365 records within seconds. Ctrl-C stops everything cleanly. The emulators keep their
+ * data in memory, so the bridge's store starts empty too (its links would point at nothing).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startSandbox, DEFAULT_PORTS, sampleReferrals } from "../sandbox/src/compose";
+import { loadConfig, ConfigError } from "../plugins-bridge/src/config";
+import { startBridge } from "../plugins-bridge/src/index";
+import { connect, formatPlan } from "../plugins-bridge/src/connect";
+import { createLogger } from "../plugins-bridge/src/observability/logger";
+import { configSecrets, DATAVERSE_WEBHOOK_HEADER } from "../plugins-bridge/src/config";
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    process.stderr.write(`npm start: ${name} must be a port number, got '${raw}'\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const root = path.resolve(__dirname, "..");
+  const dataDir = path.join(root, ".sandbox-data");
+  fs.mkdirSync(dataDir, { recursive: true });
+  const sqlitePath = path.join(dataDir, "cosell-bridge.sqlite");
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${sqlitePath}${suffix}`, { force: true });
+  const logFile = path.join(dataDir, "bridge.log");
+
+  const sandbox = await startSandbox({
+    ports: {
+      identity: port("ENTRA_PORT", DEFAULT_PORTS.identity),
+      partnerCenter: port("PARTNER_CENTER_PORT", DEFAULT_PORTS.partnerCenter),
+      dataverse: port("DATAVERSE_PORT", DEFAULT_PORTS.dataverse),
+    },
+  });
+  const bridgePort = port("BRIDGE_PORT", DEFAULT_PORTS.bridge);
+  const adminToken = process.env.BRIDGE_ADMIN_TOKEN ?? "sandbox-admin-token-not-for-production";
+  const env = sandbox.bridgeEnvironment({ port: bridgePort, sqlitePath, adminToken, reconcileIntervalSeconds: 60, logLevel: process.env.LOG_LEVEL ?? "info" });
+  fs.writeFileSync(path.join(dataDir, "bridge.env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
+
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      await sandbox.close();
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.logLevel, secrets: configSecrets(config), destination: fs.createWriteStream(logFile, { flags: "w" }) });
+  const bridge = await startBridge(config, { log });
+  const plan = await connect({
+    publicUrl: config.http.publicUrl ?? bridge.url,
+    partnerCenter: bridge.runtime.partnerCenterClient,
+    dataverse: bridge.runtime.dataverseClient,
+    mapping: await bridge.runtime.settings.mapping(),
+    webhookHeader: DATAVERSE_WEBHOOK_HEADER,
+    webhookKey: config.dataverse.webhookKey,
+  });
+  const seeded = await sandbox.seedReferrals(sampleReferrals());
+
+  const pc = sandbox.urls.partnerCenter;
+  const dv = sandbox.urls.dataverse;
+  process.stdout.write(
+    [
+      "",
+      "Partner Center Co-sell sandbox is running.",
+      "",
+      `  Bridge status page   ${bridge.url}/   (user: anything, password: ${adminToken})`,
+      `  Bridge metrics       ${bridge.url}/metrics`,
+      `  Partner Center       ${pc}   (control: ${pc}/_emulator)`,
+      `  Dataverse Web API    ${dv}/api/data/v9.2/   (control: ${dv}/_emulator)`,
+      `  Entra ID             ${sandbox.urls.identity}`,
+      `  Bridge log           ${path.relative(process.cwd(), logFile)}`,
+      `  Bridge environment   ${path.relative(process.cwd(), path.join(dataDir, "bridge.env"))}`,
+      "",
+      "Connected:",
+      ...formatPlan(plan).split("\n").map((l) => `  ${l}`),
+      "",
+      `Seeded ${seeded.length} referrals in Partner Center: ${seeded.join(", ")}`,
+      `  Their opportunities/leads: ${dv}/api/data/v9.2/opportunities?$select=name,cosell_referralid,cosell_syncstate (needs a token; see docs)`,
+      "",
+      "Try it:",
+      `  curl -s -X POST ${pc}/_emulator/inbound-referrals -H 'content-type: application/json' -d @sandbox/test/fixtures/partner-center/inbound-co-sell.json`,
+      `  → an opportunity appears in Dataverse within seconds; the status page lists the sync.`,
+      "",
+      "Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  process.stdout.write("\nStopping…\n");
+  await bridge.close();
+  await sandbox.close();
+  log.flush();
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "EADDRINUSE") process.stderr.write(`npm start: a port is already in use (${e.message}). Set BRIDGE_PORT, PARTNER_CENTER_PORT, DATAVERSE_PORT or ENTRA_PORT.\n`);
+  else process.stderr.write(`npm start failed: ${e.stack ?? String(err)}\n`);
+  process.exit(1);
+});
