@@ -3,6 +3,7 @@
 // production install it runs the esbuild bundle (npm run build -w plugins-bridge → dist/).
 // COSELL_BRIDGE_DIST=1 forces the bundle.
 "use strict";
+/* eslint-disable @typescript-eslint/no-require-imports -- a plain CommonJS launcher */
 const fs = require("node:fs");
 const path = require("node:path");
 

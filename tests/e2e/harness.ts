@@ -16,6 +16,7 @@ import { startBridge, type RunningBridge } from "@cosell/bridge/src/index";
 import { connect } from "@cosell/bridge/src/connect";
 import { createLogger } from "@cosell/bridge/src/observability/logger";
 import type { StoreConfig } from "@cosell/bridge/src/store";
+import type { JobResult } from "@cosell/bridge/src/engine/worker";
 import type { Referral } from "@cosell/sandbox/src/partner-center";
 
 export const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -79,7 +80,11 @@ export interface E2E {
   readonly bridge: RunningBridge;
   readonly config: BridgeConfig;
   readonly logLines: string[];
+  /** Every job the bridge's worker finished, in order (with when it finished). */
+  readonly results: Array<JobResult & { readonly at: Date }>;
   readonly storeConfig: StoreConfig;
+  /** POST/GET on the bridge's admin API with the admin token. */
+  admin<T = unknown>(method: string, path: string): Promise<{ status: number; body: T }>;
   /** Waits until both emulators have delivered their webhooks and the bridge's queue is empty. */
   settle(timeoutMs?: number): Promise<void>;
   /** Dataverse writes made by the bridge's application user so far. */
@@ -111,6 +116,8 @@ export interface E2E {
 }
 
 export const SOLUTION_ID = "SOL-15974-MQF";
+/** The job lease the in-process bridge uses. */
+export const LEASE_MS = 30_000;
 
 /** An inbound co-sell referral as Microsoft sends it (override what the test is about). */
 export function coSellReferral(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -166,7 +173,8 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
     },
   });
   const log = createLogger({ level: config.logLevel, secrets: Object.values(env).filter((v) => v.length > 20), destination });
-  const bridge = await startBridge(config, { log, store: storeConfig, worker: options.worker ?? true, workerPollMs: 200, leaseMs: 30_000 });
+  const results: Array<JobResult & { at: Date }> = [];
+  const bridge = await startBridge(config, { log, store: storeConfig, worker: options.worker ?? true, workerPollMs: 200, leaseMs: LEASE_MS, onJobResult: (r) => results.push({ ...r, at: new Date() }) });
   if (options.connect ?? true) {
     const mapping = await bridge.runtime.settings.mapping();
     const plan = await connect({
@@ -194,7 +202,13 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
     bridge,
     config,
     logLines,
+    results,
     storeConfig,
+    async admin(method, path) {
+      const res = await fetch(`${bridge.url}${path}`, { method, headers: { authorization: `Bearer ${config.http.adminToken}` } });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as never };
+    },
     async settle(timeoutMs = 30_000) {
       let calm = 0;
       await waitFor(async () => {
