@@ -95,7 +95,9 @@ export const IncomingReferralActions: React.FC<IncomingReferralActionsProps> = (
       </MessageBarBody>
       <Dialog open={declining} onOpenChange={(_, data) => setDeclining(data.open)}>
         <DialogSurface>
+          {/* noValidate: our own message explains a missing reason, in the seller's language. */}
           <form
+            noValidate
             onSubmit={(e) => {
               e.preventDefault();
               confirmDecline();

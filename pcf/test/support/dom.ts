@@ -4,6 +4,10 @@
  * has no setup file for the pcf project).
  */
 import "@testing-library/jest-dom";
+import { configure } from "@testing-library/react";
+
+// The machine is shared and slow: wait generously for things to appear (never a timing assertion).
+configure({ asyncUtilTimeout: 15_000 });
 
 class NoopResizeObserver {
   observe(): void {}
@@ -28,11 +32,18 @@ if (typeof window !== "undefined" && !window.matchMedia) {
 }
 
 /**
- * A Fluent v9 dialog's contents. Under jsdom, after a user-event click opens a Dialog, tabster's
- * modalizer marks the DialogSurface itself aria-hidden (a real browser does not; tests/browser checks
- * the dialog there), so queries inside it must include hidden elements.
+ * A Fluent v9 dialog, found by its title. Under jsdom, after a user-event click opens a Dialog,
+ * tabster's modalizer soon marks the DialogSurface itself aria-hidden (a real browser does not;
+ * tests/browser checks the dialog there). Hidden subtrees also drop out of accessible-name
+ * computation, so the name is matched on the title element, and queries inside must pass hidden.
  */
-export async function openDialog(name: string): Promise<HTMLElement> {
-  const { screen } = await import("@testing-library/react");
-  return screen.findByRole("dialog", { name, hidden: true });
+export async function openDialog(title: string): Promise<HTMLElement> {
+  const { screen, waitFor } = await import("@testing-library/react");
+  return waitFor(() => {
+    const match = screen
+      .getAllByRole("dialog", { hidden: true })
+      .find((d) => document.getElementById(d.getAttribute("aria-labelledby") ?? "")?.textContent === title);
+    if (!match) throw new Error(`no open dialog titled ${title}`);
+    return match;
+  });
 }
