@@ -2,11 +2,13 @@
  * The `cosell_Checkmark` environment variable, read the documented way: the definition's default
  * value, overridden by its current value when one exists (specs/dataverse.md §2.6).
  */
-import { ENVIRONMENT_VARIABLES, EnvironmentVariable, parseEnvironmentBoolean } from "@cosell/contract";
+import {
+  ENVIRONMENT_VARIABLES,
+  EnvironmentVariable,
+  EnvironmentVariableTable as T,
+  parseEnvironmentBoolean,
+} from "@cosell/contract";
 import type { DataverseClient } from "dataverse-ify";
-
-const DEFINITION_TABLE = "environmentvariabledefinition";
-const VALUES_RELATIONSHIP = "environmentvariabledefinition_environmentvariablevalue";
 
 const CHECKMARK_DEFAULT = parseEnvironmentBoolean(
   ENVIRONMENT_VARIABLES.find((v) => v.schemaName === EnvironmentVariable.checkmark)?.defaultValue,
@@ -15,15 +17,16 @@ const CHECKMARK_DEFAULT = parseEnvironmentBoolean(
 
 export function checkmarkQuery(): string {
   return (
-    `?$select=defaultvalue` +
-    `&$filter=schemaname eq '${EnvironmentVariable.checkmark}'` +
-    `&$expand=${VALUES_RELATIONSHIP}($select=value)`
+    `?$select=${T.defaultValue}` +
+    `&$filter=${T.schemaName} eq '${EnvironmentVariable.checkmark}'` +
+    `&$expand=${T.values}($select=${T.value})`
   );
 }
 
-interface DefinitionRow {
-  defaultvalue?: string | null;
-  [VALUES_RELATIONSHIP]?: { value?: string | null }[];
+type DefinitionRow = Record<string, unknown>;
+
+function text(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 /**
@@ -33,13 +36,14 @@ interface DefinitionRow {
 export async function readCheckmarksEnabled(client: DataverseClient): Promise<boolean> {
   try {
     const result = await client.retrieveMultiple(checkmarkQuery(), {
-      logicalName: DEFINITION_TABLE,
+      logicalName: T.definition,
       returnRawEntities: true,
     });
     const row = result.entities[0] as DefinitionRow | undefined;
     if (!row) return CHECKMARK_DEFAULT;
-    const current = row[VALUES_RELATIONSHIP]?.[0]?.value;
-    return parseEnvironmentBoolean(current ?? row.defaultvalue, CHECKMARK_DEFAULT);
+    const values = row[T.values];
+    const current = Array.isArray(values) ? text((values[0] as DefinitionRow | undefined)?.[T.value]) : undefined;
+    return parseEnvironmentBoolean(current ?? text(row[T.defaultValue]), CHECKMARK_DEFAULT);
   } catch {
     return CHECKMARK_DEFAULT;
   }

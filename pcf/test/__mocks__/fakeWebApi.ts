@@ -2,7 +2,7 @@
  * An in-memory `context.webAPI`: the catalogue table and the cosell_Checkmark environment variable,
  * answering the way Dataverse's Web API does (rows as OData JSON with annotations). Records calls.
  */
-import { EnvironmentVariable, SOLUTION_CATALOG_TABLE } from "@cosell/contract";
+import { EnvironmentVariable, EnvironmentVariableTable, SOLUTION_CATALOG_TABLE, SolutionCatalogColumn } from "@cosell/contract";
 
 export interface CatalogueRow {
   cosell_name: string;
@@ -40,21 +40,21 @@ export function fakeWebApi(options: FakeWebApiOptions = {}): FakeWebApi {
         entities: rows.map((r, i) => ({
           "@odata.etag": `W/"${i + 1}"`,
           [SOLUTION_CATALOG_TABLE.primaryIdAttribute]: `00000000-0000-0000-0000-${String(i + 1).padStart(12, "0")}`,
-          cosell_name: r.cosell_name,
-          cosell_solutionid: r.cosell_solutionid,
-          cosell_publisher: r.cosell_publisher ?? null,
+          [SolutionCatalogColumn.name]: r.cosell_name,
+          [SolutionCatalogColumn.solutionId]: r.cosell_solutionid,
+          [SolutionCatalogColumn.publisher]: r.cosell_publisher ?? null,
         })),
         nextLink: "",
       };
     }
-    if (entity === "environmentvariabledefinition" && query?.includes(EnvironmentVariable.checkmark)) {
+    if (entity === EnvironmentVariableTable.definition && query?.includes(EnvironmentVariable.checkmark)) {
       if (options.checkmarkDefault === null) return { entities: [], nextLink: "" };
       return {
         entities: [
           {
-            defaultvalue: options.checkmarkDefault ?? "yes",
-            environmentvariabledefinition_environmentvariablevalue:
-              options.checkmark === undefined ? [] : [{ value: options.checkmark }],
+            [EnvironmentVariableTable.defaultValue]: options.checkmarkDefault ?? "yes",
+            [EnvironmentVariableTable.values]:
+              options.checkmark === undefined ? [] : [{ [EnvironmentVariableTable.value]: options.checkmark }],
           },
         ],
         nextLink: "",
