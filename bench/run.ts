@@ -1,0 +1,117 @@
+/**
+ * `npm run bench` — issue 6's figures, measured on this machine against the sandbox emulators
+ * started in this run. Prints progress, a table, and ONE JSON object as the last line (also
+ * written to bench/results.json).
+ *
+ *   npm run bench                       the full run (3 runs of each figure; ~15–20 min on 2 cores)
+ *   npm run bench -- --quick            fewer runs and smaller counts, to try it (~3 min)
+ *   npm run bench -- --only=intake,form figures to run: propagation, backfill, intake, memory, form
+ *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
+ *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (bench/profiles/)
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { z } from "zod";
+import { backfillFigures } from "./backfill";
+import { formFigures } from "./form";
+import { intakeFigures } from "./intake";
+import { table, unmeasured, type Figure } from "./lib/figures";
+import type { StoreKind } from "./lib/stores";
+import type { RunContext } from "./lib/world";
+import { memoryFigures } from "./memory";
+import { propagation } from "./propagation";
+import { plan, type Plan } from "./plan";
+
+const FIGURES = ["propagation", "backfill", "intake", "memory", "form"] as const;
+type FigureGroup = (typeof FIGURES)[number];
+
+const Args = z.object({
+  quick: z.boolean(),
+  only: z.array(z.enum(FIGURES)),
+  stores: z.array(z.enum(["sqlite", "postgres"])),
+  profile: z.boolean(),
+});
+
+function parseArgs(argv: readonly string[]): z.infer<typeof Args> {
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const list = (name: string, all: readonly string[]) => (value(name)?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...all]);
+  const known = new Set(["--quick", "--profile"]);
+  for (const a of argv) if (!known.has(a) && !/^--(only|stores)=/.test(a)) throw new Error(`unknown argument ${a} (see bench/run.ts)`);
+  return Args.parse({ quick: argv.includes("--quick"), only: list("only", FIGURES), stores: list("stores", ["sqlite", "postgres"]), profile: argv.includes("--profile") });
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const p: Plan = plan(args.quick);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-bench-"));
+  const profileDir = args.profile ? path.join(__dirname, "profiles") : undefined;
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const ctx: RunContext = { workDir, log: (line) => process.stdout.write(`${line}\n`), ...(profileDir ? { profileDir } : {}) };
+  const startedAt = new Date();
+  const info = machine();
+  ctx.log(`cosell bench (${args.quick ? "quick" : "full"}) on ${info.cpus} × ${info.cpuModel}, load ${info.loadAverageAtStart.join(" ")}; work dir ${workDir}`);
+
+  const figures: Figure[] = [];
+  const loads: number[][] = [info.loadAverageAtStart];
+  const sampler = setInterval(() => loads.push(os.loadavg()), 30_000);
+  sampler.unref();
+  const want = (g: FigureGroup) => args.only.includes(g);
+  const guard = async (what: string, names: readonly string[], run: () => Promise<Figure[]>) => {
+    const t = performance.now();
+    try {
+      figures.push(...(await run()));
+    } catch (err) {
+      ctx.log(`${what} failed: ${(err as Error).stack ?? String(err)}`);
+      for (const n of names) figures.push(unmeasured(n, "", null, `${what} failed: ${(err as Error).message.split("\n")[0]}`));
+    }
+    ctx.log(`  (${what}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+  };
+
+  for (const store of args.stores as StoreKind[]) {
+    if (want("propagation")) await guard(`propagation on ${store}`, [`propagation.${store}`], () => propagation(ctx, store, p.propagation));
+    if (want("backfill")) await guard(`backfill on ${store}`, [`backfill.${store}`], () => backfillFigures(ctx, store, p.backfill));
+    if (want("intake")) await guard(`intake on ${store}`, [`intake.${store}`], () => intakeFigures(ctx, store, p.intake));
+  }
+  if (want("memory")) await guard("memory", ["memory.sqlite.steadyRss"], () => memoryFigures(ctx, p.memory));
+  if (want("form")) await guard("form", ["form"], () => formFigures(ctx, p.form));
+  clearInterval(sampler);
+  loads.push(os.loadavg());
+
+  const finishedAt = new Date();
+  const result = {
+    benchmark: "cosell bench (issue 6)",
+    mode: args.quick ? "quick" : "full",
+    startedAt: startedAt.toISOString(),
+    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    machine: { ...info, loadAverage1mDuringRun: { min: Math.min(...loads.map((l) => l[0] ?? 0)), max: Math.max(...loads.map((l) => l[0] ?? 0)) } },
+    plan: p,
+    stores: args.stores,
+    passed: figures.filter((f) => f.pass).length,
+    failed: figures.filter((f) => !f.pass).length,
+    figures,
+  };
+  ctx.log("");
+  ctx.log(table(figures));
+  ctx.log("");
+  fs.writeFileSync(path.join(__dirname, "results.json"), `${JSON.stringify(result, null, 2)}\n`);
+  fs.rmSync(workDir, { recursive: true, force: true });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
