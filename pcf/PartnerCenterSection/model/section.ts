@@ -47,7 +47,7 @@ export interface ProductsModel {
   /** The column value (comma-separated ids). */
   readonly value: string | null;
   readonly lockReason: LockReason | null;
-  /** Sync is on but no solution is chosen: Partner Center needs at least one. */
+  /** Sync is on, no referral yet and no solution chosen: Partner Center needs one to create it. */
   readonly missing: boolean;
 }
 
@@ -173,7 +173,8 @@ export function deriveSection(inputs: SectionInputs, checkmarksEnabled: boolean)
     visible: visible("products"),
     value: r.products,
     lockReason: partnerCenterLock("products"),
-    missing: syncOn && parseProducts(r.products).length === 0,
+    // Once a referral exists (ours, or an incoming one) Partner Center has it; nothing to ask for.
+    missing: syncOn && referralId === null && parseProducts(r.products).length === 0,
   };
 
   const kind = syncStatusKind(shown("syncState", r.syncState));

@@ -85,6 +85,8 @@ describe("incoming referral still pending", () => {
     expect(screen.getByText("Microsoft sent you this referral")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Accept" })).toBeEnabled();
     expect(screen.getByRole("button", { name: "Decline…" })).toBeEnabled();
+    // The referral exists already: no solution is asked for.
+    expect(screen.queryByText(/Choose at least one solution/)).not.toBeInTheDocument();
   });
 
   test("Accept sets the referral action", async () => {

@@ -136,10 +136,14 @@ describe("referral details", () => {
 });
 
 describe("products", () => {
-  test("sync on without a solution is flagged", () => {
-    expect(derive({ values: { syncWithPartnerCenter: true } }).products.missing).toBe(true);
-    expect(derive({ values: { syncWithPartnerCenter: true, products: "SOL-1-A" } }).products.missing).toBe(false);
-    expect(derive({ values: { syncWithPartnerCenter: false } }).products.missing).toBe(false);
+  test.each([
+    ["sync on, no solution, no referral yet", { syncWithPartnerCenter: true }, true],
+    ["sync on with a solution", { syncWithPartnerCenter: true, products: "SOL-1-A" }, false],
+    ["sync off", { syncWithPartnerCenter: false }, false],
+    // An incoming referral already exists in Partner Center: no solution is needed to create it.
+    ["incoming referral without solutions", STATES.incomingPending, false],
+  ] as [string, MockContextOptions["values"], boolean][])("missing solution flagged: %s → %s", (_name, values, expected) => {
+    expect(derive({ values }).products.missing).toBe(expected);
   });
 });
 
