@@ -14,6 +14,7 @@
  * the route itself from the raw bytes: the Partner Center signature covers exactly those bytes, and
  * nothing is parsed before the sender is known.
  */
+import { createServer } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import { checkSignIn, type BridgeRuntime } from "../engine/runtime";
@@ -38,12 +39,16 @@ function wantsHtml(req: FastifyRequest): boolean {
 
 export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}): Promise<FastifyInstance> {
   const { log, metrics, store, config } = rt;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often
+    // enough that a body trickling in (slowloris) is cut off near its deadline.
+    serverFactory: (handler) =>
+      createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 20_000), connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(requestTimeout / 4))) }, handler),
     loggerInstance: log.child({ component: "http" }) as unknown as FastifyBaseLogger,
     // Request lines would be one per webhook: the intake logs what matters (refusals) itself.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? WEBHOOK_BODY_LIMIT,
-    requestTimeout: options.requestTimeoutMs ?? 30_000,
     forceCloseConnections: true,
     return503OnClosing: true,
   });
