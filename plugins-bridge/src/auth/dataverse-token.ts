@@ -9,6 +9,8 @@ import { ConfidentialClientApplication, type INetworkModule, type NetworkRespons
 import { AuthError, TransientError } from "../http/errors";
 
 const MSAL_HOST = "login.microsoftonline.com";
+/** MSAL's default tokenRenewalOffsetSeconds. */
+const RENEWAL_OFFSET_MS = 300_000;
 
 export interface ClientCredentialsOptions {
   readonly loginUrl: string;
@@ -48,6 +50,12 @@ export class ClientCredentialsProvider {
   private readonly app: ConfidentialClientApplication;
   private readonly scope: string;
   private lastError?: { message: string; at: number };
+  /**
+   * The token MSAL last gave, held until MSAL itself would renew it: MSAL's own cache lookup
+   * (authority, cache keys, logging) costs ~0.2 ms, a tenth of the bridge's CPU per Web API call.
+   */
+  private held?: { token: string; renewAt: number };
+  private pending?: Promise<string>;
 
   constructor(private readonly options: ClientCredentialsOptions) {
     const authority = `https://${MSAL_HOST}/${options.tenantId}`;
@@ -81,13 +89,23 @@ export class ClientCredentialsProvider {
     return { ok: false, lastError: this.lastError.message, lastErrorAt: new Date(this.lastError.at).toISOString() };
   }
 
-  /** MSAL caches the token in memory and renews it before expiry. */
+  /** MSAL caches the token in memory and renews it before expiry; we hold it until then. */
   async getToken(): Promise<string> {
+    if (this.held && Date.now() < this.held.renewAt) return this.held.token;
+    this.pending ??= this.acquire().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  private async acquire(): Promise<string> {
     const details = { service: "entra" as const, method: "POST", path: `/${this.options.tenantId}/oauth2/v2.0/token` };
     try {
       const result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope] });
       if (!result?.accessToken) throw new AuthError("Dataverse sign-in returned no token", details);
       this.lastError = undefined;
+      // MSAL renews a token 5 minutes before it expires (tokenRenewalOffsetSeconds), or at refreshOn.
+      const expires = result.expiresOn?.getTime() ?? 0;
+      const renewAt = Math.min(expires - RENEWAL_OFFSET_MS, result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY);
+      this.held = renewAt > Date.now() ? { token: result.accessToken, renewAt } : undefined;
       return result.accessToken;
     } catch (err) {
       if (err instanceof AuthError) throw this.record(err);
