@@ -1,5 +1,186 @@
-import type { Figure } from "./lib/figures";
-import type { StoreKind } from "./lib/stores";
-import type { RunContext } from "./lib/world";
-export interface BackfillOptions { readonly referrals: number; readonly latencyMs: number; readonly runs: number }
-export async function backfillFigures(_ctx: RunContext, _kind: StoreKind, _o: BackfillOptions): Promise<Figure[]> { return []; }
+/**
+ * Figure 2: backfill of incoming referrals, each with its own customer account and contact, into an
+ * empty Dataverse. Both emulators add `latencyMs` to every API request; Dataverse applies its service
+ * protection (52 concurrent requests per user, then 429 + Retry-After; a request window, see
+ * `window` below). The bridge runs `backfill` in a process of its own, whose peak RSS is read from
+ * the kernel when it is done.
+ *
+ * Counted in the Dataverse emulator's HTTP server: every request of the bridge's application user
+ * (a `$batch` is one request), and the 429s among them. The lower bound is
+ * admitted requests × latency / 52; the ratio says how close the backfill came to it.
+ * Afterwards the rows are counted: every referral exactly once, every account and contact exactly once.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import * as path from "node:path";
+import { OpportunityColumn } from "@cosell/contract";
+import type { Sandbox } from "@cosell/sandbox/src/compose";
+import { BridgeProcess } from "./lib/bridge-process";
+import { figure, type Figure } from "./lib/figures";
+import { spread } from "./lib/stats";
+import { freshStore, type StoreKind } from "./lib/stores";
+import { bridgeEnv, inboundReferral, startEmulators, type RunContext } from "./lib/world";
+
+export interface BackfillOptions {
+  readonly referrals: number;
+  readonly latencyMs: number;
+  readonly runs: number;
+  /** Dataverse's request window during the backfill. */
+  readonly window: { readonly requestsPerWindow: number; readonly windowSeconds: number };
+  /** Jobs the backfill works at once (undefined: the bridge's default). */
+  readonly concurrency?: number;
+}
+
+export const MAX_CONCURRENT = 52;
+
+interface BackfillRun {
+  readonly wallMs: number;
+  readonly processMs: number;
+  readonly requests: number;
+  readonly throttled: number;
+  readonly peakRssMb: number;
+  readonly duplicates: number;
+  readonly missing: number;
+  readonly deadLetters: number;
+  readonly errors: number;
+  readonly retries: number;
+  readonly links: number;
+  /** CPU time of the backfill process, and of this one (the emulators), during the run. */
+  readonly bridgeCpuMs: number;
+  readonly emulatorCpuMs: number;
+}
+
+/** Counts the API requests of one caller (by its token's app id) and their 429s, at the HTTP server. */
+function countRequests(sandbox: Sandbox): { readonly requests: number; readonly throttled: number; stop(): void } {
+  const counts = { requests: 0, throttled: 0 };
+  const server = sandbox.dataverse.app.server;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith("/api/data/")) return;
+    res.once("finish", () => {
+      if (res.statusCode === 429) counts.throttled++;
+      else counts.requests++;
+    });
+  };
+  server.on("request", onRequest);
+  return {
+    get requests() {
+      return counts.requests;
+    },
+    get throttled() {
+      return counts.throttled;
+    },
+    stop: () => server.off("request", onRequest),
+  };
+}
+
+async function seedReferrals(sandbox: Sandbox, count: number, tag: string): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const res = await sandbox.partnerCenterControl("POST", "/_emulator/inbound-referrals", inboundReferral(`${tag}x${i}`));
+      if (res.status >= 300) throw new Error(`could not seed referral ${i}: HTTP ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+/** All values of one column over an entity set, as the admin would page through them. */
+async function columnValues(sandbox: Sandbox, entitySet: string, column: string, filter: string): Promise<string[]> {
+  const out: string[] = [];
+  let url: string | undefined = `/${entitySet}?$select=${column}&$filter=${encodeURIComponent(filter)}`;
+  while (url) {
+    const res: { status: number; body: { value?: Array<Record<string, unknown>>; "@odata.nextLink"?: string } } = await sandbox.dataverseApi("GET", url, undefined, {
+      as: "admin",
+      headers: { prefer: "odata.maxpagesize=5000" },
+    });
+    if (res.status >= 300) throw new Error(`counting ${entitySet}: HTTP ${res.status}`);
+    for (const row of res.body.value ?? []) out.push(String(row[column]));
+    const next: string | undefined = res.body["@odata.nextLink"];
+    url = next ? next.slice(next.indexOf("/api/data/v9.2") + "/api/data/v9.2".length) : undefined;
+  }
+  return out;
+}
+
+const duplicatesIn = (values: readonly string[]) => values.length - new Set(values.map((v) => v.toLowerCase())).size;
+
+export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: BackfillOptions): Promise<Figure[]> {
+  ctx.log(
+    `backfill on ${kind}: ${o.runs} run(s) × ${o.referrals} referrals, ${o.latencyMs} ms per request, ${MAX_CONCURRENT} concurrent, ` +
+      `window ${o.window.requestsPerWindow} requests / ${o.window.windowSeconds} s`,
+  );
+  const sandbox = await startEmulators({
+    dataverseLimits: { maxConcurrentPerUser: MAX_CONCURRENT, ...o.window },
+    // The emulator's own logs bounded to the run's size (it keeps them in memory).
+    faults: { partnerCenter: { latencyMs: o.latencyMs }, dataverse: { latencyMs: o.latencyMs } },
+  });
+  const runs: BackfillRun[] = [];
+  try {
+    const tag = `bf${Date.now().toString(36)}`;
+    const seeded = performance.now();
+    await seedReferrals(sandbox, o.referrals, tag);
+    ctx.log(`  ${o.referrals} referrals in Partner Center (${((performance.now() - seeded) / 1000).toFixed(1)} s)`);
+    for (let r = 0; r < o.runs; r++) {
+      // An empty Dataverse again (the contract and the bridge's application user stay).
+      sandbox.dataverse.reset({ keepCustomizations: true });
+      const store = await freshStore(kind, ctx.workDir, `backfill${r}`);
+      const counter = countRequests(sandbox);
+      try {
+        const env = bridgeEnv(sandbox, store, { DATAVERSE_MAX_CONCURRENCY: String(MAX_CONCURRENT) });
+        const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
+        const child = await BridgeProcess.start(
+          { mode: "backfill", env, store: store.config, ...(o.concurrency ? { concurrency: o.concurrency } : {}) },
+          { logFile: path.join(ctx.workDir, `backfill-${kind}-${r}.log`), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}) },
+        );
+        const done = await child.backfillResult(30 * 60_000);
+        const processMs = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
+        const emulatorCpuMs = (cpu.user + cpu.system) / 1000;
+        await child.exit();
+        counter.stop();
+        const opportunities = await columnValues(sandbox, "opportunities", OpportunityColumn.referralId, `${OpportunityColumn.referralId} ne null`);
+        const accounts = await columnValues(sandbox, "accounts", "name", `startswith(name,'Customer ${tag}')`);
+        const contacts = await columnValues(sandbox, "contacts", "emailaddress1", `startswith(emailaddress1,'cara.${tag}')`);
+        const s = done.summary;
+        const run: BackfillRun = {
+          wallMs: s.durationMs ?? Number.NaN,
+          processMs,
+          requests: counter.requests,
+          throttled: counter.throttled,
+          peakRssMb: done.maxRss / 2 ** 20,
+          duplicates: duplicatesIn(opportunities) + duplicatesIn(accounts) + duplicatesIn(contacts),
+          missing: Math.max(0, o.referrals - new Set(opportunities).size) + Math.max(0, o.referrals - new Set(accounts).size) + Math.max(0, o.referrals - new Set(contacts).size),
+          deadLetters: s.deadLetters ?? 0,
+          errors: s.errors ?? 0,
+          retries: s.retries ?? 0,
+          links: done.links,
+          bridgeCpuMs: done.cpuMs,
+          emulatorCpuMs,
+        };
+        ctx.log(
+          `  run ${r + 1}: ${(run.wallMs / 1000).toFixed(1)} s (process ${(processMs / 1000).toFixed(1)} s), ${run.requests} requests + ${run.throttled} × 429, ` +
+            `${run.retries} retries, peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU bridge ${(run.bridgeCpuMs / 1000).toFixed(1)} s / emulators ${(run.emulatorCpuMs / 1000).toFixed(1)} s, ${run.links} links, duplicates ${run.duplicates}, missing ${run.missing}, dead letters ${run.deadLetters}`,
+        );
+        runs.push(run);
+      } finally {
+        counter.stop();
+        await store.drop().catch(() => undefined);
+      }
+    }
+  } finally {
+    await sandbox.close();
+  }
+  const base = `backfill.${kind}`;
+  const lowerBound = (r: BackfillRun) => (r.requests * o.latencyMs) / MAX_CONCURRENT;
+  return [
+    figure(`${base}.wallTime`, "s", spread(runs.map((r) => r.wallMs / 1000)), { op: "<=", value: 60 }, `${o.referrals} referrals, each with an account and a contact`),
+    figure(`${base}.duplicates`, "rows", spread(runs.map((r) => r.duplicates)), { op: "==", value: 0 }, "opportunities per referral id, accounts per name, contacts per e-mail"),
+    figure(`${base}.missing`, "rows", spread(runs.map((r) => r.missing)), { op: "==", value: 0 }, "opportunities, accounts, contacts not created"),
+    figure(`${base}.unhandled429`, "jobs", spread(runs.map((r) => r.deadLetters + r.errors)), { op: "==", value: 0 }, "dead letters or errors left after the backfill"),
+    figure(`${base}.throttled`, "responses", spread(runs.map((r) => r.throttled)), null, "429s Dataverse answered (each retried after its Retry-After)"),
+    figure(`${base}.peakRss`, "MB", spread(runs.map((r) => r.peakRssMb)), { op: "<=", value: 300 }, "the backfill process (kernel's peak resident set)"),
+    figure(`${base}.requests`, "requests", spread(runs.map((r) => r.requests)), null, "Dataverse requests admitted (a $batch is one)"),
+    figure(`${base}.lowerBound`, "s", spread(runs.map((r) => lowerBound(r) / 1000)), null, `requests × ${o.latencyMs} ms / ${MAX_CONCURRENT}`),
+    figure(`${base}.ratioToLowerBound`, "×", spread(runs.map((r) => r.wallMs / lowerBound(r))), null, "wall time / lower bound"),
+  ];
+}

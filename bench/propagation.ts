@@ -42,7 +42,7 @@ interface DvCommit {
 interface RunResult {
   readonly pcToCrm: number[];
   readonly crmToPc: number[];
-  readonly lost: number;
+  lost: number;
 }
 
 interface LinkPair {

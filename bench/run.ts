@@ -8,6 +8,7 @@
  *   npm run bench -- --only=intake,form figures to run: propagation, backfill, intake, memory, form
  *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
  *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (bench/profiles/)
+ *   npm run bench -- --referrals=3000   another backfill size (experiments; the figure's target is for 10,000)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -31,14 +32,22 @@ const Args = z.object({
   only: z.array(z.enum(FIGURES)),
   stores: z.array(z.enum(["sqlite", "postgres"])),
   profile: z.boolean(),
+  referrals: z.number().int().positive().optional(),
 });
 
 function parseArgs(argv: readonly string[]): z.infer<typeof Args> {
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const list = (name: string, all: readonly string[]) => (value(name)?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...all]);
   const known = new Set(["--quick", "--profile"]);
-  for (const a of argv) if (!known.has(a) && !/^--(only|stores)=/.test(a)) throw new Error(`unknown argument ${a} (see bench/run.ts)`);
-  return Args.parse({ quick: argv.includes("--quick"), only: list("only", FIGURES), stores: list("stores", ["sqlite", "postgres"]), profile: argv.includes("--profile") });
+  for (const a of argv) if (!known.has(a) && !/^--(only|stores|referrals)=/.test(a)) throw new Error(`unknown argument ${a} (see bench/run.ts)`);
+  const referrals = value("referrals");
+  return Args.parse({
+    quick: argv.includes("--quick"),
+    only: list("only", FIGURES),
+    stores: list("stores", ["sqlite", "postgres"]),
+    profile: argv.includes("--profile"),
+    ...(referrals ? { referrals: Number(referrals) } : {}),
+  });
 }
 
 function machine() {
@@ -55,7 +64,8 @@ function machine() {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const p: Plan = plan(args.quick);
+  const base: Plan = plan(args.quick);
+  const p: Plan = args.referrals ? { ...base, backfill: { ...base.backfill, referrals: args.referrals } } : base;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-bench-"));
   const profileDir = args.profile ? path.join(__dirname, "profiles") : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });

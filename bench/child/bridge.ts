@@ -47,7 +47,8 @@ function send(message: unknown): Promise<void> {
 function memory() {
   const m = process.memoryUsage();
   // resourceUsage().maxRSS is in kilobytes: the process's peak resident set so far.
-  return { rss: m.rss, heapUsed: m.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024 };
+  const cpu = process.cpuUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, maxRss: process.resourceUsage().maxRSS * 1024, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function serve(start: z.infer<typeof StartMessage>): Promise<void> {

@@ -11,7 +11,7 @@ import type { StartMessage } from "../child/bridge";
 
 const CHILD = path.join(__dirname, "..", "child", "bridge.ts");
 
-const Memory = z.object({ rss: z.number(), heapUsed: z.number(), maxRss: z.number() });
+const Memory = z.object({ rss: z.number(), heapUsed: z.number(), maxRss: z.number(), cpuMs: z.number() });
 const Ready = Memory.extend({ type: z.literal("ready"), url: z.string().optional(), bareUrl: z.string().optional() });
 const Reply = z.object({ type: z.literal("reply"), id: z.number(), value: z.unknown().optional(), error: z.string().optional() });
 const Failed = z.object({ type: z.literal("error"), error: z.string() });
@@ -58,6 +58,7 @@ export class BridgeProcess {
     const log = fs.openSync(options.logFile, "a");
     const execArgv = ["--require", require.resolve("tsx/cjs")];
     if (options.profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.profileDir}`);
+    if (process.env.BENCH_SQL_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "sqltrace.ts"));
     const child = fork(CHILD, [], { execArgv, stdio: ["ignore", log, log, "ipc"], env: { PATH: process.env.PATH ?? "", NODE_ENV: "production" } });
     fs.closeSync(log);
     const bp = new BridgeProcess(child, options.logFile);
