@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import cliProgress from "cli-progress";
+import { PRODUCT_VERSION } from "@cosell/contract";
 import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } from "../config";
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
@@ -113,6 +114,7 @@ function repoRoot(): string | undefined {
 export function buildProgram(io: CliIo): Command {
   const program = new Command("cosell-bridge")
     .description("Partner Center co-sell referrals ⇄ Dynamics 365, both ways.")
+    .version(PRODUCT_VERSION, "-v, --version")
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride()
     .showHelpAfterError();
