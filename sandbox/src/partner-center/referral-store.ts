@@ -54,6 +54,8 @@ function removeFromIndex(index: Map<string, Set<string>>, key: string | null, id
 export class ReferralStore {
   private readonly byId = new Map<string, StoredReferral>();
   private readonly byEngagement = new Map<string, Set<string>>();
+  /** Engagement ids lower-cased: `$filter=engagementId eq <guid>` compares GUIDs case-insensitively. */
+  private readonly byEngagementFolded = new Map<string, Set<string>>();
   private readonly byExternalReference = new Map<string, Set<string>>();
   private createdOrder: LogEntry[] = [];
   private updatedLog: LogEntry[] = [];
@@ -90,6 +92,7 @@ export class ReferralStore {
     if (this.byId.has(r.doc.id)) throw new Error(`referral ${r.doc.id} already stored`);
     this.byId.set(r.doc.id, r);
     addToIndex(this.byEngagement, r.doc.engagementId, r.doc.id);
+    addToIndex(this.byEngagementFolded, r.doc.engagementId?.toLowerCase() ?? null, r.doc.id);
     addToIndex(this.byExternalReference, r.doc.externalReferenceId, r.doc.id);
     this.createdOrder.push({ at: r.created, id: r.doc.id });
     this.updatedLog.push({ at: r.updated, id: r.doc.id });
@@ -113,6 +116,7 @@ export class ReferralStore {
   clear(): void {
     this.byId.clear();
     this.byEngagement.clear();
+    this.byEngagementFolded.clear();
     this.byExternalReference.clear();
     this.createdOrder = [];
     this.updatedLog = [];
@@ -169,6 +173,25 @@ export class ReferralStore {
         const e = log[i] as LogEntry;
         if (this.isLive(e, key)) yield this.byId.get(e.id) as StoredReferral;
       }
+    }
+  }
+
+  /**
+   * `scan` restricted to the referrals whose engagement id equals `engagementId` ignoring case: the
+   * same order and cursor, without walking every referral (a listing by engagement, per sync).
+   */
+  *scanEngagement(engagementId: string, key: SortKey, direction: "asc" | "desc", after?: Cursor): IterableIterator<StoredReferral> {
+    const ids = this.byEngagementFolded.get(engagementId.toLowerCase());
+    if (!ids) return;
+    const entries = [...ids].map((id) => {
+      const r = this.byId.get(id) as StoredReferral;
+      return { at: key === "createdDateTime" ? r.created : r.updated, id, r };
+    });
+    entries.sort((a, b) => compareEntry(a, b));
+    if (direction === "desc") entries.reverse();
+    for (const e of entries) {
+      if (after && (direction === "asc" ? compareEntry(e, after) <= 0 : compareEntry(e, after) >= 0)) continue;
+      yield e.r;
     }
   }
 }

@@ -14,7 +14,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from "zod";
 import { FaultInjector, type FaultSettingsInput } from "../faults";
 import type { TokenClaims, TokenVerifier } from "../identity";
-import { evaluateFilter, selectProperties } from "../odata";
+import { evaluateFilter, selectProperties, type FilterExpression } from "../odata";
 import { createDispatchIdentity, CERTIFICATE_FILE_NAME, type DispatchIdentity } from "./certificate";
 import { Clock, parseServerInstant } from "./clock";
 import { PartnerCenterError, badRequest, notFound } from "./errors";
@@ -128,6 +128,27 @@ const escapeHtml = (s: string): string =>
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The GUID of an `engagementId eq <guid>` term that the whole filter requires (the filter itself, or
+ * a term of its top-level `and`), so a listing by engagement reads the engagement's index instead
+ * of every referral. GUIDs compare case-insensitively, and a GUID never equals a value of another
+ * shape, so the engagement's referrals (ignoring case) hold every match; the filter still decides.
+ */
+function engagementGuidTerm(filter: FilterExpression): string | undefined {
+  const terms = filter.kind === "logical" && filter.operator === "and" ? filter.operands : [filter];
+  for (const t of terms) {
+    if (t.kind !== "comparison" || t.operator !== "eq") continue;
+    const [prop, lit] = t.left.kind === "property" ? [t.left, t.right] : [t.right, t.left];
+    if (prop.kind !== "property" || lit.kind !== "literal" || prop.variable !== undefined) continue;
+    if (prop.path.length !== 1 || prop.path[0] !== "engagementId") continue;
+    const l = lit.literal;
+    if ((l.type === "string" || l.type === "guid") && GUID.test(l.value)) return l.value;
+  }
+  return undefined;
 }
 
 export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorOptions): Promise<PartnerCenterEmulator> {
@@ -312,7 +333,11 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
     const page: StoredReferral[] = [];
     let skipped = 0;
     if (limit > 0) {
-      for (const r of service.store.scan(q.orderBy, q.direction, q.after ?? undefined)) {
+      const engagement = q.filter ? engagementGuidTerm(q.filter) : undefined;
+      const walk = engagement
+        ? service.store.scanEngagement(engagement, q.orderBy, q.direction, q.after ?? undefined)
+        : service.store.scan(q.orderBy, q.direction, q.after ?? undefined);
+      for (const r of walk) {
         if (q.filter && !evaluateFilter(q.filter, r.doc)) continue;
         if (skipped < q.skip) {
           skipped++;
