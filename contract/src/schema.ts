@@ -74,12 +74,8 @@ export const ReferralAction = {
 } as const;
 export type ReferralActionValue = (typeof ReferralAction)[keyof typeof ReferralAction];
 
-export const GLOBAL_CHOICES = {
-  helpNeeded: {
-    name: "cosell_helpneeded",
-    displayName: "How can Microsoft help?",
-    description: "The help a partner asks of Microsoft on a co-sell referral (Partner Center assistanceRequestCode).",
-    options: [
+/** The "How can Microsoft help?" options with Partner Center's assistanceRequestCode values. */
+export const HELP_NEEDED_OPTIONS: readonly ChoiceOption[] = [
       { value: HelpNeeded.NoHelpNeeded, label: "No help needed" },
       {
         value: HelpNeeded.WorkloadSpecificValueProposition,
@@ -99,7 +95,14 @@ export const GLOBAL_CHOICES = {
         api: "PostSalesCustomerSuccess",
       },
       { value: HelpNeeded.GeneralOrOther, label: "General or other", api: "GeneralOrOther" },
-    ],
+];
+
+export const GLOBAL_CHOICES = {
+  helpNeeded: {
+    name: "cosell_helpneeded",
+    displayName: "How can Microsoft help?",
+    description: "The help a partner asks of Microsoft on a co-sell referral (Partner Center assistanceRequestCode).",
+    options: HELP_NEEDED_OPTIONS,
   },
   syncState: {
     name: "cosell_syncstate",
@@ -199,51 +202,57 @@ export type LeadColumnName = (typeof LeadColumn)[keyof typeof LeadColumn];
 
 export const AUDIT_MAX_LENGTH = 100_000;
 
+/** Maximum lengths of the text columns a seller types into (the definitions below use them). */
+export const TextLimit = {
+  products: 4000,
+  declineReason: 500,
+} as const;
+
 const REFERRAL_COLUMNS = {
-  referralId: column("cosell_ReferralId", "Referral identifier", text(100), "Partner Center referral id.", true),
-  referralLink: column(
+  referralId: /* @__PURE__ */ column("cosell_ReferralId", "Referral identifier", /* @__PURE__ */ text(100), "Partner Center referral id.", true),
+  referralLink: /* @__PURE__ */ column(
     "cosell_ReferralLink",
     "Referral link",
     { kind: "text", maxLength: 500, format: "url" },
     "Opens the referral in Partner Center.",
     true,
   ),
-  referralStatus: column(
+  referralStatus: /* @__PURE__ */ column(
     "cosell_ReferralStatus",
     "Partner Center status",
-    text(20),
+    /* @__PURE__ */ text(20),
     "Referral status as Partner Center reports it.",
     true,
   ),
-  referralSubstatus: column(
+  referralSubstatus: /* @__PURE__ */ column(
     "cosell_ReferralSubstatus",
     "Partner Center substatus",
-    text(20),
+    /* @__PURE__ */ text(20),
     "Referral substatus as Partner Center reports it.",
     true,
   ),
-  syncState: column(
+  syncState: /* @__PURE__ */ column(
     "cosell_SyncState",
     "Partner Center sync state",
     { kind: "choice", globalChoice: "syncState" },
     "Where this record stands in the sync with Partner Center.",
     true,
   ),
-  lastSyncedOn: column(
+  lastSyncedOn: /* @__PURE__ */ column(
     "cosell_LastSyncedOn",
     "Last synced on",
     { kind: "datetime" },
     "When the bridge last synced this record successfully.",
     true,
   ),
-  syncError: column(
+  syncError: /* @__PURE__ */ column(
     "cosell_SyncError",
     "Sync error",
-    text(2000),
+    /* @__PURE__ */ text(2000),
     "The last sync error, in words a seller can act on.",
     true,
   ),
-  audit: column(
+  audit: /* @__PURE__ */ column(
     "cosell_Audit",
     "Partner Center audit",
     { kind: "memo", maxLength: AUDIT_MAX_LENGTH },
@@ -253,39 +262,39 @@ const REFERRAL_COLUMNS = {
 } as const;
 
 export const OPPORTUNITY_COLUMNS: readonly ColumnDefinition[] = [
-  column(
+  /* @__PURE__ */ column(
     "cosell_SyncWithPartnerCenter",
     "Sync with Partner Center",
-    yesNo(false),
+    /* @__PURE__ */ yesNo(false),
     "Share this opportunity with Microsoft Partner Center as a co-sell referral.",
   ),
-  column(
+  /* @__PURE__ */ column(
     "cosell_MicrosoftHelp",
     "How can Microsoft help?",
     { kind: "choice", globalChoice: "helpNeeded" },
     "The help requested from Microsoft; any value other than No help needed makes this a co-sell request.",
   ),
-  column(
+  /* @__PURE__ */ column(
     "cosell_ShareWithMicrosoft",
     "Share with Microsoft sellers",
-    yesNo(false),
+    /* @__PURE__ */ yesNo(false),
     "Make the referral visible to Microsoft sellers. Once Yes it cannot be turned back.",
   ),
-  column(
+  /* @__PURE__ */ column(
     "cosell_Products",
     "Microsoft Partner Center solutions",
-    { kind: "memo", maxLength: 4000 },
+    { kind: "memo", maxLength: TextLimit.products },
     "Solution IDs (SOL-…), comma separated.",
   ),
   REFERRAL_COLUMNS.referralId,
-  column("cosell_EngagementId", "Engagement identifier", text(100), "Partner Center engagement id.", true),
+  /* @__PURE__ */ column("cosell_EngagementId", "Engagement identifier", /* @__PURE__ */ text(100), "Partner Center engagement id.", true),
   REFERRAL_COLUMNS.referralLink,
   REFERRAL_COLUMNS.referralStatus,
   REFERRAL_COLUMNS.referralSubstatus,
-  column(
+  /* @__PURE__ */ column(
     "cosell_MicrosoftCrmId",
     "Microsoft CRM identifier",
-    text(100),
+    /* @__PURE__ */ text(100),
     "Microsoft's CRM id once a Microsoft seller engages.",
     true,
   ),
@@ -293,13 +302,13 @@ export const OPPORTUNITY_COLUMNS: readonly ColumnDefinition[] = [
   REFERRAL_COLUMNS.lastSyncedOn,
   REFERRAL_COLUMNS.syncError,
   REFERRAL_COLUMNS.audit,
-  column(
+  /* @__PURE__ */ column(
     "cosell_ReferralAction",
     "Referral action",
     { kind: "choice", globalChoice: "referralAction" },
     "Accept or decline an incoming referral; the bridge carries it out and clears it.",
   ),
-  column("cosell_DeclineReason", "Decline reason", text(500), "Why the referral is declined."),
+  /* @__PURE__ */ column("cosell_DeclineReason", "Decline reason", /* @__PURE__ */ text(TextLimit.declineReason), "Why the referral is declined."),
 ];
 
 export const LEAD_COLUMNS: readonly ColumnDefinition[] = [
@@ -338,11 +347,11 @@ export const SOLUTION_CATALOG_TABLE = {
   displayName: "Co-sell solution",
   displayCollectionName: "Co-sell solutions",
   description: "Catalogue of Partner Center co-sell solutions (SOL-… ids) that sellers pick from.",
-  primaryName: column("cosell_Name", "Name", text(200), "Solution name."),
+  primaryName: /* @__PURE__ */ column("cosell_Name", "Name", /* @__PURE__ */ text(200), "Solution name."),
   columns: [
-    column("cosell_SolutionId", "Solution ID", text(50), "Partner Center solution id, e.g. SOL-15974-MQF."),
-    column("cosell_Publisher", "Publisher", text(200), "Who publishes the solution."),
-    column("cosell_IsActive", "Active", yesNo(true), "Offered to sellers in the picker."),
+    /* @__PURE__ */ column("cosell_SolutionId", "Solution ID", /* @__PURE__ */ text(50), "Partner Center solution id, e.g. SOL-15974-MQF."),
+    /* @__PURE__ */ column("cosell_Publisher", "Publisher", /* @__PURE__ */ text(200), "Who publishes the solution."),
+    /* @__PURE__ */ column("cosell_IsActive", "Active", /* @__PURE__ */ yesNo(true), "Offered to sellers in the picker."),
   ] as readonly ColumnDefinition[],
 } as const;
 
@@ -428,41 +437,50 @@ export const EnvironmentVariable = {
 } as const;
 export type EnvironmentVariableName = (typeof EnvironmentVariable)[keyof typeof EnvironmentVariable];
 
+/** Default value of each environment variable, as Dataverse stores it (Booleans are `yes` / `no`). */
+export const EnvironmentVariableDefault = {
+  [EnvironmentVariable.checkmark]: "yes",
+  [EnvironmentVariable.syncCoSellOnly]: "no",
+  [EnvironmentVariable.dealValueField]: "estimatedvalue",
+  [EnvironmentVariable.countryCodeField]: "address1_country",
+  [EnvironmentVariable.bridgeUrl]: "",
+} as const satisfies Record<EnvironmentVariableName, string>;
+
 export const ENVIRONMENT_VARIABLES: readonly EnvironmentVariableDefinition[] = [
   {
     schemaName: EnvironmentVariable.checkmark,
     displayName: "Display check mark in the opportunity name",
     description: "Yes: show ✔ beside synced opportunities and ✖ beside failed ones, in the control and in the name.",
     type: EnvironmentVariableType.Boolean,
-    defaultValue: "yes",
+    defaultValue: EnvironmentVariableDefault[EnvironmentVariable.checkmark],
   },
   {
     schemaName: EnvironmentVariable.syncCoSellOnly,
     displayName: "Sync co-sell opportunities only",
     description: "Yes: sync only co-sell referrals from Partner Center, not marketplace or qualified leads.",
     type: EnvironmentVariableType.Boolean,
-    defaultValue: "no",
+    defaultValue: EnvironmentVariableDefault[EnvironmentVariable.syncCoSellOnly],
   },
   {
     schemaName: EnvironmentVariable.dealValueField,
     displayName: "Deal value column",
     description: "Logical name of the opportunity column that holds the deal value.",
     type: EnvironmentVariableType.String,
-    defaultValue: "estimatedvalue",
+    defaultValue: EnvironmentVariableDefault[EnvironmentVariable.dealValueField],
   },
   {
     schemaName: EnvironmentVariable.countryCodeField,
     displayName: "Customer account country code column",
     description: "Logical name of the account column that holds the ISO 3166 two-letter country code.",
     type: EnvironmentVariableType.String,
-    defaultValue: "address1_country",
+    defaultValue: EnvironmentVariableDefault[EnvironmentVariable.countryCodeField],
   },
   {
     schemaName: EnvironmentVariable.bridgeUrl,
     displayName: "Bridge URL",
     description: "Base URL of the cosell-bridge service (its status page).",
     type: EnvironmentVariableType.String,
-    defaultValue: "",
+    defaultValue: EnvironmentVariableDefault[EnvironmentVariable.bridgeUrl],
   },
 ];
 

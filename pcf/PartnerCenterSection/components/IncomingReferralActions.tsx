@@ -13,7 +13,7 @@ import {
   MessageBarTitle,
   Textarea,
 } from "@fluentui/react-components";
-import { OPPORTUNITY_COLUMNS, OpportunityColumn, ReferralAction } from "@cosell/contract";
+import { ReferralAction, TextLimit } from "@cosell/contract";
 import type { IncomingModel } from "../model/section";
 import { StringKey } from "../Strings";
 import type { PartProps } from "./Component.types";
@@ -23,9 +23,7 @@ export interface IncomingReferralActionsProps extends PartProps {
   readonly incoming: IncomingModel;
 }
 
-const declineReasonColumn = OPPORTUNITY_COLUMNS.find((c) => c.logicalName === OpportunityColumn.declineReason);
-export const DECLINE_REASON_MAX_LENGTH =
-  declineReasonColumn && declineReasonColumn.type.kind === "text" ? declineReasonColumn.type.maxLength : 500;
+export const DECLINE_REASON_MAX_LENGTH: number = TextLimit.declineReason;
 
 /** Accept or decline an incoming referral; the bridge carries the request out after the save. */
 export const IncomingReferralActions: React.FC<IncomingReferralActionsProps> = ({ incoming, strings: t, onChange }) => {

@@ -5,7 +5,7 @@
 import {
   CHECKMARK_FAILED,
   CHECKMARK_SYNCED,
-  GLOBAL_CHOICES,
+  HELP_NEEDED_OPTIONS,
   ReferralAction,
   SyncState,
   parseAudit,
@@ -102,7 +102,7 @@ export interface SectionModel {
   readonly audit: AuditModel;
 }
 
-const DEFAULT_HELP_OPTIONS: readonly ChoiceLabel[] = GLOBAL_CHOICES.helpNeeded.options.map((o) => ({
+const DEFAULT_HELP_OPTIONS: readonly ChoiceLabel[] = HELP_NEEDED_OPTIONS.map((o) => ({
   value: o.value,
   label: o.label,
 }));

@@ -3,15 +3,15 @@
  * value, overridden by its current value when one exists (specs/dataverse.md §2.6).
  */
 import {
-  ENVIRONMENT_VARIABLES,
   EnvironmentVariable,
+  EnvironmentVariableDefault,
   EnvironmentVariableTable as T,
   parseEnvironmentBoolean,
 } from "@cosell/contract";
 import type { DataverseClient } from "dataverse-ify";
 
 const CHECKMARK_DEFAULT = parseEnvironmentBoolean(
-  ENVIRONMENT_VARIABLES.find((v) => v.schemaName === EnvironmentVariable.checkmark)?.defaultValue,
+  EnvironmentVariableDefault[EnvironmentVariable.checkmark],
   true,
 );
 

@@ -1,5 +1,5 @@
 import { openDialog } from "../support/dom";
-import { act, screen, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { HelpNeeded } from "@cosell/contract";
 import { renderSection, settle } from "../support/render";
@@ -70,6 +70,8 @@ describe("a new opportunity", () => {
       await userEvent.click(screen.getByRole("switch", { name: "Share with Microsoft sellers" }));
       const dialog = await openDialog("Share with Microsoft sellers?");
       await userEvent.click(within(dialog).getByRole("button", { name: "Share", hidden: true }));
+      // The dialog keeps the page aria-hidden until it has unmounted, which takes longer on a loaded machine.
+      await waitFor(() => expect(screen.queryByRole("dialog", { hidden: true })).not.toBeInTheDocument(), { timeout: 10_000 });
       expect(onChange).toHaveBeenCalledWith({ shareWithMicrosoft: true });
       const share = screen.getByRole("switch", { name: "Share with Microsoft sellers" });
       expect(share).toBeChecked();
