@@ -71,6 +71,8 @@ function str(v: unknown): string | undefined {
 
 export class CrmGateway {
   private readonly cache: RowCache;
+  /** One read per cache key at a time: concurrent syncs wait for it instead of all missing the cache. */
+  private readonly inflight = new Map<string, Promise<DataverseRow | null>>();
 
   constructor(
     readonly client: DataverseClient,
@@ -111,6 +113,11 @@ export class CrmGateway {
     return this.toSet(kind, row);
   }
 
+  /** A record set from a row already in hand (e.g. a create's representation), without its account and contact. */
+  async setFromRow(kind: RecordKind, row: Row): Promise<CrmSet> {
+    return this.toSet(kind, row);
+  }
+
   private async toSet(kind: RecordKind, raw: Row): Promise<CrmSet> {
     const record: Record<string, unknown> = { ...raw };
     let account: DataverseRow | null = null;
@@ -135,31 +142,40 @@ export class CrmGateway {
     return { kind, id, etag: String(record["@odata.etag"] ?? "*"), record, account, contact, owner, currency };
   }
 
-  private async cachedRow(entitySet: string, id: string): Promise<DataverseRow | null> {
-    const key = `${entitySet}(${id})`;
+  private async cached(key: string, load: () => Promise<DataverseRow | null>): Promise<DataverseRow | null> {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    const row = (await this.client.retrieve(entitySet, id)) ?? null;
-    this.cache.set(key, row);
-    return row;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = load()
+        .then((row) => {
+          this.cache.set(key, row);
+          return row;
+        })
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async cachedRow(entitySet: string, id: string): Promise<DataverseRow | null> {
+    return this.cached(`${entitySet}(${id})`, async () => (await this.client.retrieve(entitySet, id)) ?? null);
   }
 
   /** The id of the row of `table` whose `column` equals `value` (cached), or undefined. */
   async findId(table: string, column: string, value: string): Promise<string | undefined> {
     const entitySet = LOOKUP_TABLE_SET[table];
     if (!entitySet) return undefined;
-    const key = `${table}:${column}=${value.toLowerCase()}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit ? str(hit.id) : undefined;
     const idColumn = table === "transactioncurrency" ? Table.transactioncurrency.primaryIdAttribute : Table.systemuser.primaryIdAttribute;
-    const filter = `${column} eq ${odataLiteral(value)}`;
-    let id: string | undefined;
-    for await (const page of this.client.retrieveMultiple(entitySet, { select: [idColumn], filter, top: 1, maxPageSize: 1 })) {
-      id = str(page[0]?.[idColumn]);
-      break;
-    }
-    this.cache.set(key, id ? { id } : null);
-    return id;
+    const row = await this.cached(`${table}:${column}=${value.toLowerCase()}`, async () => {
+      const filter = `${column} eq ${odataLiteral(value)}`;
+      for await (const page of this.client.retrieveMultiple(entitySet, { select: [idColumn], filter, top: 1, maxPageSize: 1 })) {
+        const id = str(page[0]?.[idColumn]);
+        return id ? { id } : null;
+      }
+      return null;
+    });
+    return row ? str(row.id) : undefined;
   }
 
   /**
@@ -206,30 +222,74 @@ export class CrmGateway {
     return undefined;
   }
 
-  async createRow(entitySet: string, values: DataverseValues, extra: Record<string, unknown> = {}): Promise<string> {
-    const { body } = await this.resolve(values);
-    return (await this.client.create(entitySet, { ...body, ...extra })).id.toLowerCase();
-  }
-
   /**
-   * Creates the record keyed by the referral id; `created: false` when a record with that key
-   * already exists (a previous attempt got that far): the existing one is returned.
+   * The new record with the customer account and contact it needs, in one `$batch` change set:
+   * all three are created or none is (no orphan account when the record turns out to exist), in
+   * one request instead of three. `account` / `contact` given as an id link an existing row; given
+   * as values, create one. `created: false` when the record already exists (nothing was written).
    */
-  async createByReferralId(kind: RecordKind, referralId: string, body: Record<string, unknown>): Promise<{ id: string; created: boolean }> {
+  async createWithCustomer(
+    kind: RecordKind,
+    referralId: string,
+    body: Record<string, unknown>,
+    customer: {
+      readonly account?: { readonly id: string } | { readonly values: DataverseValues };
+      readonly contact?: { readonly id: string } | { readonly values: DataverseValues };
+    },
+  ): Promise<{ id: string; created: boolean; row?: Row; accountId?: string; contactId?: string }> {
     const key = kind === "opportunity" ? ALTERNATE_KEYS.opportunityReferralId : ALTERNATE_KEYS.leadReferralId;
     const column = key.attributes[0] as string;
     const idColumn = kind === "opportunity" ? SystemColumn.opportunity.id : SystemColumn.lead.id;
-    try {
-      const row = await this.client.upsert(ENTITY_SET[kind], { [column]: referralId }, body, "create-only");
-      const id = str(row?.[idColumn]);
-      if (id) return { id: id.toLowerCase(), created: true };
-    } catch (err) {
-      if ((err as { status?: number }).status !== 412) throw err;
+    const accounts = Table.account.entitySetName;
+    const contacts = Table.contact.entitySetName;
+    const requests: Array<{ method: "POST" | "PATCH"; path: string; body: unknown; headers?: Record<string, string> }> = [];
+    let accountRef: string | undefined;
+    let contactRef: string | undefined;
+    if (customer.account && "id" in customer.account) accountRef = `/${accounts}(${customer.account.id})`;
+    else if (customer.account) {
+      requests.push({ method: "POST", path: `/${accounts}`, body: (await this.resolve(customer.account.values)).body });
+      accountRef = `$${requests.length}`;
     }
-    const existing = await this.client.retrieve(ENTITY_SET[kind], { [column]: referralId }, [idColumn]);
-    const id = str(existing?.[idColumn]);
-    if (!id) throw new NotFoundError(`the ${kind} for referral ${referralId} vanished while it was being created`, { service: "dataverse", method: "GET", path: `/${ENTITY_SET[kind]}` });
-    return { id: id.toLowerCase(), created: false };
+    if (customer.contact && "id" in customer.contact) contactRef = `/${contacts}(${customer.contact.id})`;
+    else if (customer.contact) {
+      const contactBody = (await this.resolve(customer.contact.values)).body;
+      if (accountRef) contactBody["parentcustomerid_account@odata.bind"] = accountRef;
+      requests.push({ method: "POST", path: `/${contacts}`, body: contactBody });
+      contactRef = `$${requests.length}`;
+    }
+    const recordBody: Record<string, unknown> = { ...body };
+    if (kind === "opportunity" && accountRef) {
+      recordBody["customerid_account@odata.bind"] = accountRef;
+      recordBody["parentaccountid@odata.bind"] = accountRef;
+    }
+    if (kind === "opportunity" && contactRef) recordBody["parentcontactid@odata.bind"] = contactRef;
+    requests.push({
+      method: "PATCH",
+      path: recordPath(ENTITY_SET[kind], { [column]: referralId }),
+      body: recordBody,
+      headers: { "If-None-Match": "*", Prefer: "return=representation" },
+    });
+    const responses = await this.client.batch([requests]);
+    const failed = responses.find((r) => r.error);
+    if (failed?.error) {
+      if (failed.status !== 412) throw failed.error;
+      const existing = await this.client.retrieve(ENTITY_SET[kind], { [column]: referralId }, [idColumn]);
+      const id = str(existing?.[idColumn]);
+      if (!id) throw failed.error;
+      return { id: id.toLowerCase(), created: false };
+    }
+    const entityId = (r: { headers: Record<string, string>; body: unknown } | undefined): string | undefined => {
+      const fromHeader = /\(([0-9a-f-]{36})\)\s*$/i.exec(r?.headers["odata-entityid"] ?? "")?.[1];
+      return (fromHeader ?? str((r?.body as Record<string, unknown> | undefined)?.[idColumn]))?.toLowerCase();
+    };
+    const last = responses[responses.length - 1];
+    const id = str((last?.body as Record<string, unknown> | undefined)?.[idColumn]) ?? entityId(last);
+    if (!id) throw new NotFoundError(`the ${kind} for referral ${referralId} was created but its id was not returned`, { service: "dataverse", method: "POST", path: "/$batch" });
+    let i = 0;
+    const accountId = customer.account && "id" in customer.account ? customer.account.id : customer.account ? entityId(responses[i++]) : undefined;
+    const contactId = customer.contact && "id" in customer.contact ? customer.contact.id : customer.contact ? entityId(responses[i++]) : undefined;
+    const row = last?.body && typeof last.body === "object" ? (last.body as Row) : undefined;
+    return { id: id.toLowerCase(), created: true, ...(row ? { row } : {}), ...(accountId ? { accountId } : {}), ...(contactId ? { contactId } : {}) };
   }
 
   async update(kind: RecordKind, id: string, body: Record<string, unknown>, ifMatch: string): Promise<void> {

@@ -255,45 +255,30 @@ export class SyncEngine {
     const plan = buildRecordFromReferral(side, mapping);
     if (plan.kind === "skip") return { kind: "done", reports: [{ direction: "PC→CRM", outcome: "skipped", message: plan.reason }], wrote: NO_WRITES };
     const kind = plan.kind;
-    let writes = 0;
 
-    // Customer account (name + postal code) and contact (e-mail): matched, else created.
-    let accountId: string | undefined;
-    let contactId: string | undefined;
-    if (plan.account?.match.name) {
-      accountId = await crm.findAccount(plan.account.match.name, plan.account.match.postalCode);
-      if (!accountId) {
-        accountId = await crm.createRow(Table.account.entitySetName, plan.account.values);
-        writes++;
-      }
-    }
-    if (plan.contact) {
-      const email = plan.contact.match.email;
-      contactId = email ? await crm.findContact(email) : undefined;
-      if (!contactId) {
-        contactId = await crm.createRow(Table.contact.entitySetName, plan.contact.values, accountId ? { "parentcustomerid_account@odata.bind": `/${Table.account.entitySetName}(${accountId})` } : {});
-        writes++;
-      }
-    }
-
+    // Customer account (name + postal code) and contact (e-mail): matched, else created with the record.
+    const [accountId, contactId] = await Promise.all([
+      plan.account?.match.name ? crm.findAccount(plan.account.match.name, plan.account.match.postalCode) : Promise.resolve(undefined),
+      plan.contact?.match.email ? crm.findContact(plan.contact.match.email) : Promise.resolve(undefined),
+    ]);
     const now = this.now();
     const { body } = await crm.resolve(plan.record);
     const keyColumn = kind === "opportunity" ? OpportunityColumn.referralId : LeadColumn.referralId;
     delete body[keyColumn]; // it is the key in the URL
-    if (accountId) {
-      body["customerid_account@odata.bind"] = `/${Table.account.entitySetName}(${accountId})`;
-      body["parentaccountid@odata.bind"] = `/${Table.account.entitySetName}(${accountId})`;
-    }
-    if (contactId) body["parentcontactid@odata.bind"] = `/${Table.contact.entitySetName}(${contactId})`;
     const what = plan.category === "co-sell-opportunity" ? "co-sell opportunity" : plan.category === "marketplace-lead" ? "marketplace lead" : "qualified lead";
     const audit: AuditEntry = { at: now.toISOString(), direction: "PC→CRM", outcome: "ok", message: `Created from Partner Center referral ${referral.id} (${what}).` };
     body[OpportunityColumn.syncState] = SyncState.Synced;
     body[OpportunityColumn.lastSyncedOn] = now.toISOString();
     body[OpportunityColumn.audit] = appendAudit(null, [audit]);
 
-    const { id, created } = await crm.createByReferralId(kind, referral.id, body);
-    if (created) writes++;
-    const set = await crm.readSet(kind, id);
+    const account = accountId ? { id: accountId } : plan.account?.match.name ? { values: plan.account.values } : undefined;
+    const contact = contactId ? { id: contactId } : plan.contact ? { values: plan.contact.values } : undefined;
+    const { id, created, row } = await crm.createWithCustomer(kind, referral.id, body, { ...(account ? { account } : {}), ...(contact ? { contact } : {}) });
+    const writes = created ? 1 : 0;
+    // The create answered with the new row; the account and contact are read only when the mapping
+    // syncs some of their columns on update (their values are then part of the base).
+    const relatedInBase = fieldsForLink(mapping, kind).some((f) => f.onUpdate && (f.kind === "account" || f.kind === "contact"));
+    const set = row && created && !relatedInBase ? await crm.setFromRow(kind, row) : await crm.readSet(kind, id);
     if (!set) throw new ConcurrencyError(`the ${kind} ${id} vanished right after it was created`, { service: "dataverse", method: "GET", path: `/${crm.entitySet(kind)}` });
     const key = recordKey(kind, id);
     try {
@@ -317,10 +302,13 @@ export class SyncEngine {
       if (err instanceof LinkConflictError && err.otherKey) return { kind: "forward", to: err.otherKey, reason: err.message };
       throw err;
     }
+    // A follow-up sync under the new key settles what the create could not carry (a value nothing in
+    // Dynamics matched, Microsoft's side) — needless when both sides already agree field by field.
+    const agree = !side.microsoft && canonicalJson(snapshotFromReferral(side, mapping, kind)) === canonicalJson(snapshotFromRecord(set, mapping));
     return {
       kind: "done",
       reports: created ? [{ direction: "PC→CRM", outcome: "ok", message: `${kind === "opportunity" ? "Opportunity" : "Lead"} ${id} created from referral ${referral.id}.` }] : [],
-      followUp: key,
+      ...(agree && created ? {} : { followUp: key }),
       wrote: { partnerCenter: 0, dataverse: writes },
     };
   }

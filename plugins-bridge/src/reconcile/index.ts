@@ -89,8 +89,9 @@ export class Reconciler {
       this.o.onEnqueued?.();
       return true;
     };
-    const pc = await this.sweepPartnerCenter(options, enqueue);
+    // Dataverse first: records the syncs create while Partner Center is read are not read back as news.
     const dv = await this.sweepDataverse(options, enqueue);
+    const pc = await this.sweepPartnerCenter(options, enqueue);
     const summary = { partnerCenter: pc, dataverse: dv, keys: [...keys], startedAt, finishedAt: this.now() };
     this.o.log.info({ partnerCenter: pc, dataverse: dv, enqueued: keys.size }, options.fromBeginning ? "backfill sweep done" : "reconcile sweep done");
     return summary;
