@@ -102,6 +102,9 @@ describe("cosell-bridge CLI", () => {
       for (const own of [OpportunityColumn.syncState, OpportunityColumn.audit, OpportunityColumn.lastSyncedOn, OpportunityColumn.syncError, OpportunityColumn.referralStatus])
         expect(update?.filteringattributes?.split(",")).not.toContain(own);
       expect(update?.filteringattributes?.split(",")).toEqual(expect.arrayContaining(["estimatedvalue", "name", OpportunityColumn.referralAction, OpportunityColumn.syncWithPartnerCenter]));
+      // Sellers and admins find the bridge from Dynamics 365: cosell_BridgeUrl holds its public URL.
+      const values = await sandbox.dataverseApi<{ value: Array<{ value: string }> }>("GET", `/environmentvariablevalues?$filter=${encodeURIComponent("schemaname eq 'cosell_BridgeUrl'")}`, undefined, { as: "admin" });
+      expect(values.body.value.map((v) => v.value)).toEqual(["http://127.0.0.1:7999"]);
     });
 
     it("refuses to take over a registration for another URL without --overwrite, and says whose it is", async () => {

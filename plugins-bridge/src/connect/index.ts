@@ -12,7 +12,7 @@
  * Win / Lose (WinOpportunity / LoseOpportunity raise those messages, not Update, in Dataverse) and
  * QualifyLead. Every component is found by name, so running connect again changes nothing.
  */
-import { LeadColumn, OpportunityColumn } from "@cosell/contract";
+import { EnvironmentVariable, LeadColumn, OpportunityColumn } from "@cosell/contract";
 import type { DataverseClient } from "../dataverse/client";
 import { odataLiteral } from "../dataverse/client";
 import { SystemColumn } from "../dataverse/model";
@@ -226,8 +226,31 @@ export async function connect(o: ConnectOptions): Promise<ConnectPlan> {
       if (apply) await dv.update("sdkmessageprocessingsteps", existingId, { ...body, statecode: 0, statuscode: 1 }, { ifMatch: "*" });
       steps.push({ target: "dataverse", what, action: "update", detail });
     }
+    await connectBridgeUrl(dv, base, apply, steps);
   }
   return { steps, applied: apply, ok: !steps.some((s) => s.action === "refused") };
+}
+
+/** The solution's `cosell_BridgeUrl` environment variable: where sellers and admins find the status page. */
+async function connectBridgeUrl(dv: ConnectOptions["dataverse"], base: string, apply: boolean, steps: ConnectStep[]): Promise<void> {
+  const what = `environment variable ${EnvironmentVariable.bridgeUrl}`;
+  const def = await first(dv, `/environmentvariabledefinitions?$select=environmentvariabledefinitionid&$filter=${encodeURIComponent(`schemaname eq ${odataLiteral(EnvironmentVariable.bridgeUrl)}`)}`);
+  const defId = typeof def?.environmentvariabledefinitionid === "string" ? def.environmentvariabledefinitionid : undefined;
+  if (!defId) {
+    steps.push({ target: "dataverse", what, action: "skipped", detail: "not defined here (is the PartnerCenterCoSell solution imported?)" });
+    return;
+  }
+  const value = await first(dv, `/environmentvariablevalues?$select=environmentvariablevalueid,value&$filter=${encodeURIComponent(`_environmentvariabledefinitionid_value eq ${defId}`)}`);
+  const valueId = typeof value?.environmentvariablevalueid === "string" ? value.environmentvariablevalueid : undefined;
+  if (valueId && value?.value === base) {
+    steps.push({ target: "dataverse", what, action: "unchanged", detail: base });
+    return;
+  }
+  if (apply) {
+    if (valueId) await dv.update("environmentvariablevalues", valueId, { value: base }, { ifMatch: "*" });
+    else await dv.create("environmentvariablevalues", { schemaname: EnvironmentVariable.bridgeUrl, value: base, "EnvironmentVariableDefinitionId@odata.bind": `/environmentvariabledefinitions(${defId})` });
+  }
+  steps.push({ target: "dataverse", what, action: valueId ? "update" : "create", detail: base });
 }
 
 function xmlEscape(s: string): string {
