@@ -228,5 +228,23 @@ describe.each(STORES)("reliability end to end on %s", (store) => {
     expect(res.body.enqueued).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await e.opportunity(opp.opportunityid)).description === "Missed by the webhook", "the missed Partner Center change");
     await waitFor(() => /^2028-01-31/.test(e.referral(referralId).details.closingDateTime ?? ""), "the missed Dynamics 365 change");
+    await e.settle();
+
+    // Again, now that both cursors are set: the sweeps read from them (minus the overlap).
+    e.sandbox.partnerCenter.faults.update({ webhookDropRate: 1 });
+    e.sandbox.dataverse.faults.update({ webhookDropRate: 1 });
+    await e.microsoftPatch(referralId, [{ op: "replace", path: "/details/notes", value: "Missed again" }]);
+    await e.updateOpportunity(opp.opportunityid, { estimatedclosedate: "2028-02-29" });
+    await e.settle();
+    e.sandbox.partnerCenter.faults.update({});
+    e.sandbox.dataverse.faults.update({});
+    const second = await e.admin<{ status: string; enqueued: number; partnerCenter: { filterSupported: boolean } }>("POST", "/admin/reconcile");
+    expect(second.body.partnerCenter.filterSupported).toBe(true);
+    await waitFor(async () => (await e.opportunity(opp.opportunityid)).description === "Missed again", "the second missed Partner Center change");
+    await waitFor(() => /^2028-02-29/.test(e.referral(referralId).details.closingDateTime ?? ""), "the second missed Dynamics 365 change");
+    // Nothing that was synced since is enqueued by a sweep right after.
+    await e.settle();
+    const third = await e.admin<{ enqueued: number }>("POST", "/admin/reconcile");
+    expect(third.body.enqueued).toBeLessThanOrEqual(1);
   });
 });
