@@ -203,23 +203,30 @@ export class CrmGateway {
     return { body, unresolved };
   }
 
-  /** An account with this name and postal code (case-insensitive in Dataverse), or undefined. */
-  async findAccount(name: string, postalCode: string | null): Promise<string | undefined> {
+  /**
+   * The customer account (name + postal code) and contact (e-mail) a new referral's record should
+   * point at, when they exist: both looked up in one `$batch`.
+   */
+  async matchCustomer(account: { name: string; postalCode: string | null } | undefined, email: string | undefined): Promise<{ accountId?: string; contactId?: string }> {
     const a = SystemColumn.account;
-    const filter = postalCode === null ? `${a.name} eq ${odataLiteral(name)}` : `${a.name} eq ${odataLiteral(name)} and ${a.postalCode} eq ${odataLiteral(postalCode)}`;
-    for await (const page of this.client.retrieveMultiple(Table.account.entitySetName, { select: [a.id], filter, top: 1, maxPageSize: 1 })) {
-      return str(page[0]?.[a.id]);
-    }
-    return undefined;
-  }
-
-  async findContact(email: string): Promise<string | undefined> {
     const c = SystemColumn.contact;
-    const filter = `${c.email} eq ${odataLiteral(email)}`;
-    for await (const page of this.client.retrieveMultiple(Table.contact.entitySetName, { select: [c.id], filter, top: 1, maxPageSize: 1 })) {
-      return str(page[0]?.[c.id]);
+    const paths: string[] = [];
+    if (account) {
+      const filter = account.postalCode === null ? `${a.name} eq ${odataLiteral(account.name)}` : `${a.name} eq ${odataLiteral(account.name)} and ${a.postalCode} eq ${odataLiteral(account.postalCode)}`;
+      paths.push(`/${Table.account.entitySetName}?$select=${a.id}&$top=1&$filter=${encodeURIComponent(filter)}`);
     }
-    return undefined;
+    if (email) paths.push(`/${Table.contact.entitySetName}?$select=${c.id}&$top=1&$filter=${encodeURIComponent(`${c.email} eq ${odataLiteral(email)}`)}`);
+    const responses = await this.client.batchReads(paths);
+    const firstId = (i: number, column: string): string | undefined => {
+      const r = responses[i];
+      if (r?.error) throw r.error;
+      const rows = (r?.body as { value?: Array<Record<string, unknown>> } | undefined)?.value;
+      return str(rows?.[0]?.[column])?.toLowerCase();
+    };
+    let i = 0;
+    const accountId = account ? firstId(i++, a.id) : undefined;
+    const contactId = email ? firstId(i++, c.id) : undefined;
+    return { ...(accountId ? { accountId } : {}), ...(contactId ? { contactId } : {}) };
   }
 
   /**

@@ -257,10 +257,10 @@ export class SyncEngine {
     const kind = plan.kind;
 
     // Customer account (name + postal code) and contact (e-mail): matched, else created with the record.
-    const [accountId, contactId] = await Promise.all([
-      plan.account?.match.name ? crm.findAccount(plan.account.match.name, plan.account.match.postalCode) : Promise.resolve(undefined),
-      plan.contact?.match.email ? crm.findContact(plan.contact.match.email) : Promise.resolve(undefined),
-    ]);
+    const { accountId, contactId } = await crm.matchCustomer(
+      plan.account?.match.name ? { name: plan.account.match.name, postalCode: plan.account.match.postalCode } : undefined,
+      plan.contact?.match.email ?? undefined,
+    );
     const now = this.now();
     const { body } = await crm.resolve(plan.record);
     const keyColumn = kind === "opportunity" ? OpportunityColumn.referralId : LeadColumn.referralId;
