@@ -159,7 +159,7 @@ export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: Backf
         };
         ctx.log(
           `  run ${r + 1}: ${(run.wallMs / 1000).toFixed(1)} s (process ${(processMs / 1000).toFixed(1)} s), ${run.requests} requests + ${run.throttled} × 429, ` +
-            `${run.retries} retries, peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU bridge ${(run.bridgeCpuMs / 1000).toFixed(1)} s / emulators ${(run.emulatorCpuMs / 1000).toFixed(1)} s, ${run.links} links, duplicates ${run.duplicates}, missing ${run.missing}, dead letters ${run.deadLetters}`,
+            `${run.retries} retries, peak RSS ${run.peakRssMb.toFixed(0)} MB (heap ${(done.peak.heapUsed / 2 ** 20).toFixed(0)} MB, external ${(done.peak.external / 2 ** 20).toFixed(0)} MB), CPU bridge ${(run.bridgeCpuMs / 1000).toFixed(1)} s / emulators ${(run.emulatorCpuMs / 1000).toFixed(1)} s, ${run.links} links, duplicates ${run.duplicates}, missing ${run.missing}, dead letters ${run.deadLetters}`,
         );
         runs.push(run);
       } finally {

@@ -18,7 +18,7 @@ export function plan(quick: boolean): Plan {
     ? {
         propagation: { changes: 100, links: 10, ratePerSecond: 40, runs: 1, latencies: [0, 20] },
         backfill: { referrals: 1_000, latencyMs: 20, runs: 1, window: { requestsPerWindow: 1_000_000, windowSeconds: 300 } },
-        intake: { events: 2_000, connections: 32, runs: 1 },
+        intake: { events: 10_000, connections: 32, runs: 1 },
         memory: { links: 1_000, samples: 10 },
         form: { runs: 3 },
       }

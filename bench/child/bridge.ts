@@ -107,12 +107,21 @@ async function runBackfill(start: z.infer<typeof StartMessage>): Promise<void> {
   const config = loadConfig(start.env);
   const log = createLogger({ level: config.logLevel, secrets: Object.values(start.env).filter((v) => v.length > 20), destination: process.stderr });
   const rt = await createRuntime(config, { log, store: start.store as StoreConfig, ...(start.concurrency ? { workerConcurrency: start.concurrency } : {}) });
+  // What the peak RSS is made of: the JS heap, and memory outside it (buffers, native).
+  const peak = { heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+  }, 250);
   try {
     await send({ type: "ready", ...memory() });
     const summary = await backfill(rt, start.concurrency ? { concurrency: start.concurrency } : {});
     const links = await countLinks(rt.store);
-    await send({ type: "backfill", summary, links, ...memory() });
+    await send({ type: "backfill", summary, links, peak, ...memory() });
   } finally {
+    clearInterval(sampler);
     await rt.close();
   }
 }

@@ -15,7 +15,12 @@ const Memory = z.object({ rss: z.number(), heapUsed: z.number(), maxRss: z.numbe
 const Ready = Memory.extend({ type: z.literal("ready"), url: z.string().optional(), bareUrl: z.string().optional() });
 const Reply = z.object({ type: z.literal("reply"), id: z.number(), value: z.unknown().optional(), error: z.string().optional() });
 const Failed = z.object({ type: z.literal("error"), error: z.string() });
-const BackfillDone = Memory.extend({ type: z.literal("backfill"), summary: z.record(z.string(), z.number()), links: z.number() });
+const BackfillDone = Memory.extend({
+  type: z.literal("backfill"),
+  summary: z.record(z.string(), z.number()),
+  links: z.number(),
+  peak: z.object({ heapUsed: z.number(), external: z.number(), arrayBuffers: z.number() }),
+});
 const Message = z.discriminatedUnion("type", [Ready, Reply, Failed, BackfillDone]);
 
 export const Stats = Memory.extend({
@@ -59,8 +64,12 @@ export class BridgeProcess {
     const execArgv = ["--require", require.resolve("tsx/cjs")];
     if (options.profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.profileDir}`);
     if (process.env.BENCH_SQL_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "sqltrace.ts"));
+    // Diagnostics: BENCH_HEAP_SNAPSHOT_AFTER_MS=n writes a heap snapshot to /tmp n ms after the start.
+    const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_MS ?? 0);
+    if (snapshotAfter > 0) execArgv.push("--heapsnapshot-signal=SIGUSR2", "--diagnostic-dir=/tmp");
     const child = fork(CHILD, [], { execArgv, stdio: ["ignore", log, log, "ipc"], env: { PATH: process.env.PATH ?? "", NODE_ENV: "production" } });
     fs.closeSync(log);
+    if (snapshotAfter > 0) setTimeout(() => child.kill("SIGUSR2"), snapshotAfter).unref();
     const bp = new BridgeProcess(child, options.logFile);
     const ready = bp.waitFor("ready", 120_000);
     child.send(start);
