@@ -177,6 +177,32 @@ describe.each(STORES)("reliability end to end on %s", (store) => {
     expect((await e.opportunity(opp.opportunityid)).estimatedclosedate).toBe("2027-11-30");
   });
 
+  it("after Partner Center was written and Dataverse answered 412, keeps both edits and the audit of what was sent", async () => {
+    const { opportunityId } = await readyOpportunity(e);
+    const referralId = await referralOf(e, opportunityId);
+    await e.settle();
+    const crm = e.bridge.runtime.crm;
+    const original = crm.update.bind(crm);
+    let calls = 0;
+    crm.update = async (kind, id, body, ifMatch) => {
+      calls++;
+      if (calls === 1) await e.updateOpportunity(opportunityId, { description: "Seller typed this meanwhile" });
+      return original(kind, id, body, ifMatch);
+    };
+    try {
+      await e.updateOpportunity(opportunityId, { estimatedvalue: 8412 });
+      await waitFor(() => e.referral(referralId).details.notes === "Seller typed this meanwhile", "both edits in Partner Center");
+      await e.settle();
+    } finally {
+      crm.update = original;
+    }
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(e.referral(referralId).details.dealValue).toBe(8412);
+    const audit = parseAudit((await e.opportunity(opportunityId))[OpportunityColumn.audit] as string).map((a) => a.message);
+    expect(audit.some((m) => /Sent to Partner Center: .*Deal value/.test(m))).toBe(true);
+    expect(audit.some((m) => /Sent to Partner Center: .*Description/.test(m))).toBe(true);
+  });
+
   it("waits out a 429 for its Retry-After, and a 5xx with backoff, then syncs", async () => {
     const { opportunityId } = await readyOpportunity(e);
     const referralId = await referralOf(e, opportunityId);

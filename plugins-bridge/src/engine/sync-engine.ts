@@ -320,6 +320,8 @@ export class SyncEngine {
     let base = (link.base && typeof link.base === "object" && !Array.isArray(link.base) ? link.base : undefined) as Snapshot | undefined;
     let pcWrites = 0;
     let dvWrites = 0;
+    // Audit lines of writes already made whose Dataverse write is still to come (carried across rounds).
+    let carried: AuditEntry[] = [...extraAudit];
 
     for (let round = 1; round <= this.maxRounds; round++) {
       // The link's last sync is when both sides were read: anything changed later is news to reconcile.
@@ -345,7 +347,7 @@ export class SyncEngine {
       const now = this.now();
       const result = merge(base, side, crm, mapping, now);
       const newBase: Snapshot = { ...result.newBase };
-      const audit: AuditEntry[] = [...extraAudit, ...result.audit];
+      const audit: AuditEntry[] = [...carried, ...result.audit];
 
       // Lookups the core described by value (currency, owner) become binds; what matches nothing is held back.
       const { body, unresolved } = await gateway.resolve(result.toDataverse.record);
@@ -396,7 +398,8 @@ export class SyncEngine {
           // Partner Center may already hold our change: merge the next round against what both agree on.
           if (referralAfter !== referral) {
             base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), snapshotFromRecord(crm, mapping));
-            extraAudit = [];
+            // What was sent stays sent: its audit line goes with the next round's Dataverse write.
+            carried = [...carried, ...result.audit.filter((a) => a.direction === "CRM→PC" && a.outcome !== "skipped")];
           }
           continue;
         }
