@@ -4,7 +4,7 @@
  *   Entra ID emulator        :7073   (ENTRA_PORT)
  *   Partner Center emulator  :7071   (PARTNER_CENTER_PORT)
  *   Dataverse emulator       :7072   (DATAVERSE_PORT), the data contract provisioned
- *   cosell-bridge            :7070   (BRIDGE_PORT), SQLite in .sandbox-data/, both webhooks connected
+ *   cosell-bridge            :7070   (BRIDGE_PORT), SQLite in .sandbox-data/ (SANDBOX_DATA_DIR), both webhooks connected
  *
  * A few referrals are seeded (two co-sell opportunities, a marketplace lead); they show up as
  * Dynamics 365 records within seconds. Ctrl-C stops everything cleanly. The emulators keep their
@@ -32,7 +32,7 @@ function port(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, "..");
-  const dataDir = path.join(root, ".sandbox-data");
+  const dataDir = path.resolve(process.env.SANDBOX_DATA_DIR ?? path.join(root, ".sandbox-data"));
   fs.mkdirSync(dataDir, { recursive: true });
   const sqlitePath = path.join(dataDir, "cosell-bridge.sqlite");
   for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${sqlitePath}${suffix}`, { force: true });
@@ -48,7 +48,6 @@ async function main(): Promise<void> {
   const bridgePort = port("BRIDGE_PORT", DEFAULT_PORTS.bridge);
   const adminToken = process.env.BRIDGE_ADMIN_TOKEN ?? "sandbox-admin-token-not-for-production";
   const env = sandbox.bridgeEnvironment({ port: bridgePort, sqlitePath, adminToken, reconcileIntervalSeconds: 60, logLevel: process.env.LOG_LEVEL ?? "info" });
-  fs.writeFileSync(path.join(dataDir, "bridge.env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
 
   let config;
   try {
@@ -63,8 +62,12 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.logLevel, secrets: configSecrets(config), destination: fs.createWriteStream(logFile, { flags: "w" }) });
   const bridge = await startBridge(config, { log });
+  // The environment as it runs (a port of 0 became a real one): for `cosell-bridge` commands next to it.
+  const running = { ...env, BRIDGE_PORT: new URL(bridge.url).port, BRIDGE_PUBLIC_URL: bridge.url };
+  fs.writeFileSync(path.join(dataDir, "bridge.env"), `${Object.entries(running).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
   const plan = await connect({
-    publicUrl: config.http.publicUrl ?? bridge.url,
+    // Where the bridge really listens (BRIDGE_PORT=0 picks a free port).
+    publicUrl: bridge.url,
     partnerCenter: bridge.runtime.partnerCenterClient,
     dataverse: bridge.runtime.dataverseClient,
     mapping: await bridge.runtime.settings.mapping(),
