@@ -15,10 +15,10 @@ import * as path from "node:path";
 import { OpportunityColumn } from "@cosell/contract";
 import type { Sandbox } from "@cosell/sandbox/src/compose";
 import { BridgeProcess } from "./lib/bridge-process";
-import { figure, type Figure } from "./lib/figures";
-import { spread } from "./lib/stats";
-import { freshStore, type StoreKind } from "./lib/stores";
-import { bridgeEnv, inboundReferral, startEmulators, type RunContext } from "./lib/world";
+import { figure, unmeasured, type Figure } from "./lib/figures";
+import { median, spread } from "./lib/stats";
+import { freshStore, type BenchStore, type StoreKind } from "./lib/stores";
+import { bridgeEnv, inboundReferral, must, settle, sleep, startEmulators, type RunContext } from "./lib/world";
 
 export interface BackfillOptions {
   readonly referrals: number;
@@ -28,6 +28,8 @@ export interface BackfillOptions {
   readonly window: { readonly requestsPerWindow: number; readonly windowSeconds: number };
   /** Jobs the backfill works at once (undefined: the bridge's default). */
   readonly concurrency?: number;
+  /** Figure 4, on the store the last backfill filled: rounds of traffic, then RSS samples. */
+  readonly memory: { readonly rounds: number; readonly edits: number; readonly samples: number };
 }
 
 export const MAX_CONCURRENT = 52;
@@ -101,6 +103,44 @@ async function columnValues(sandbox: Sandbox, entitySet: string, column: string,
   return out;
 }
 
+/**
+ * Figure 4: the bridge serving (webhooks, worker) on the store a backfill left, holding `links`
+ * links. Each round: Microsoft edits `edits` referrals (the bridge syncs them), everything settles,
+ * then the process's resident set (VmRSS) is sampled every 500 ms; a round's figure is the median
+ * of its samples, and the rounds give the spread.
+ */
+async function steadyStateRss(ctx: RunContext, sandbox: Sandbox, store: BenchStore, kind: StoreKind, o: BackfillOptions["memory"]): Promise<number[]> {
+  sandbox.partnerCenter.faults.update({});
+  sandbox.dataverse.faults.update({});
+  const bridge = await BridgeProcess.start(
+    { mode: "serve", env: bridgeEnv(sandbox, store, { DATAVERSE_MAX_CONCURRENCY: String(MAX_CONCURRENT) }), store: store.config, worker: true, connect: true },
+    { logFile: path.join(ctx.workDir, `memory-${kind}.log`) },
+  );
+  const world = { sandbox, store, bridge, close: async () => undefined };
+  try {
+    const referrals = [...new Set(sandbox.partnerCenter.changes().filter((c) => c.eventName === "referral-created").map((c) => c.referralId))];
+    const rounds: number[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      for (let i = 0; i < o.edits; i++) {
+        const id = referrals[(r * o.edits + i) % referrals.length] as string;
+        await must(sandbox.partnerCenterControl("PATCH", `/_emulator/referrals/${id}`, [{ op: "replace", path: "/details/notes", value: `Memory round ${r} edit ${i}` }]), "Microsoft's edit");
+      }
+      await settle(world, 1_000, 300_000);
+      const samples: number[] = [];
+      for (let i = 0; i < o.samples; i++) {
+        await sleep(500);
+        samples.push((bridge.currentRss() ?? Number.NaN) / 2 ** 20);
+      }
+      const stats = await bridge.stats();
+      ctx.log(`  memory round ${r + 1}: RSS median ${median(samples).toFixed(0)} MB (heap ${(stats.heapUsed / 2 ** 20).toFixed(0)} MB) after ${o.edits} synced edits`);
+      rounds.push(median(samples));
+    }
+    return rounds;
+  } finally {
+    await bridge.stop();
+  }
+}
+
 const duplicatesIn = (values: readonly string[]) => values.length - new Set(values.map((v) => v.toLowerCase())).size;
 
 export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: BackfillOptions): Promise<Figure[]> {
@@ -114,6 +154,7 @@ export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: Backf
     faults: { partnerCenter: { latencyMs: o.latencyMs }, dataverse: { latencyMs: o.latencyMs } },
   });
   const runs: BackfillRun[] = [];
+  let memory: number[] | undefined;
   try {
     const tag = `bf${Date.now().toString(36)}`;
     const seeded = performance.now();
@@ -162,6 +203,7 @@ export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: Backf
             `${run.retries} retries, peak RSS ${run.peakRssMb.toFixed(0)} MB (heap ${(done.peak.heapUsed / 2 ** 20).toFixed(0)} MB, external ${(done.peak.external / 2 ** 20).toFixed(0)} MB), CPU bridge ${(run.bridgeCpuMs / 1000).toFixed(1)} s / emulators ${(run.emulatorCpuMs / 1000).toFixed(1)} s, ${run.links} links, duplicates ${run.duplicates}, missing ${run.missing}, dead letters ${run.deadLetters}`,
         );
         runs.push(run);
+        if (r === o.runs - 1 && run.links > 0) memory = await steadyStateRss(ctx, sandbox, store, kind, o.memory);
       } finally {
         counter.stop();
         await store.drop().catch(() => undefined);
@@ -179,8 +221,20 @@ export async function backfillFigures(ctx: RunContext, kind: StoreKind, o: Backf
     figure(`${base}.unhandled429`, "jobs", spread(runs.map((r) => r.deadLetters + r.errors)), { op: "==", value: 0 }, "dead letters or errors left after the backfill"),
     figure(`${base}.throttled`, "responses", spread(runs.map((r) => r.throttled)), null, "429s Dataverse answered (each retried after its Retry-After)"),
     figure(`${base}.peakRss`, "MB", spread(runs.map((r) => r.peakRssMb)), { op: "<=", value: 300 }, "the backfill process (kernel's peak resident set)"),
+    figure(`${base}.bridgeCpu`, "s", spread(runs.map((r) => r.bridgeCpuMs / 1000)), null, "CPU time of the backfill process (user + system)"),
+    figure(`${base}.emulatorCpu`, "s", spread(runs.map((r) => r.emulatorCpuMs / 1000)), null, "CPU time of the emulators' process during the backfill"),
     figure(`${base}.requests`, "requests", spread(runs.map((r) => r.requests)), null, "Dataverse requests admitted (a $batch is one)"),
     figure(`${base}.lowerBound`, "s", spread(runs.map((r) => lowerBound(r) / 1000)), null, `requests × ${o.latencyMs} ms / ${MAX_CONCURRENT}`),
     figure(`${base}.ratioToLowerBound`, "×", spread(runs.map((r) => r.wallMs / lowerBound(r))), null, "wall time / lower bound"),
+    figure(
+      `${base}.windowBound`,
+      "s",
+      spread(runs.map((r) => (r.requests * o.window.windowSeconds) / o.window.requestsPerWindow)),
+      null,
+      `requests / (${o.window.requestsPerWindow} per ${o.window.windowSeconds} s): the request window's own bound`,
+    ),
+    memory
+      ? figure(`memory.${kind}.steadyStateRss`, "MB", spread(memory), { op: "<=", value: 150 }, `the bridge serving, holding ${o.referrals} links`)
+      : unmeasured(`memory.${kind}.steadyStateRss`, "MB", { op: "<=", value: 150 }, "no backfill filled the store"),
   ];
 }

@@ -2,14 +2,12 @@
 import type { PropagationOptions } from "./propagation";
 import type { BackfillOptions } from "./backfill";
 import type { IntakeOptions } from "./intake";
-import type { MemoryOptions } from "./memory";
 import type { FormOptions } from "./form";
 
 export interface Plan {
   readonly propagation: PropagationOptions;
   readonly backfill: BackfillOptions;
   readonly intake: IntakeOptions;
-  readonly memory: MemoryOptions;
   readonly form: FormOptions;
 }
 
@@ -17,16 +15,14 @@ export function plan(quick: boolean): Plan {
   return quick
     ? {
         propagation: { changes: 100, links: 10, ratePerSecond: 40, runs: 1, latencies: [0, 20] },
-        backfill: { referrals: 1_000, latencyMs: 20, runs: 1, window: { requestsPerWindow: 1_000_000, windowSeconds: 300 } },
+        backfill: { referrals: 1_000, latencyMs: 20, runs: 1, window: { requestsPerWindow: 6_000, windowSeconds: 5 }, memory: { rounds: 1, edits: 50, samples: 6 } },
         intake: { events: 10_000, connections: 32, runs: 1 },
-        memory: { links: 1_000, samples: 10 },
         form: { runs: 3 },
       }
     : {
         propagation: { changes: 500, links: 20, ratePerSecond: 40, runs: 3, latencies: [0, 20] },
-        backfill: { referrals: 10_000, latencyMs: 20, runs: 3, window: { requestsPerWindow: 1_000_000, windowSeconds: 300 } },
+        backfill: { referrals: 10_000, latencyMs: 20, runs: 3, window: { requestsPerWindow: 6_000, windowSeconds: 5 }, memory: { rounds: 3, edits: 200, samples: 10 } },
         intake: { events: 10_000, connections: 32, runs: 3 },
-        memory: { links: 10_000, samples: 20 },
         form: { runs: 7 },
       };
 }

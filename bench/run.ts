@@ -5,7 +5,7 @@
  *
  *   npm run bench                       the full run (3 runs of each figure; ~15–20 min on 2 cores)
  *   npm run bench -- --quick            fewer runs and smaller counts, to try it (~3 min)
- *   npm run bench -- --only=intake,form figures to run: propagation, backfill, intake, memory, form
+ *   npm run bench -- --only=intake,form figures to run: propagation, backfill (with memory), intake, form
  *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
  *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (bench/profiles/)
  *   npm run bench -- --referrals=3000   another backfill size (experiments; the figure's target is for 10,000)
@@ -20,11 +20,10 @@ import { intakeFigures } from "./intake";
 import { table, unmeasured, type Figure } from "./lib/figures";
 import type { StoreKind } from "./lib/stores";
 import type { RunContext } from "./lib/world";
-import { memoryFigures } from "./memory";
 import { propagation } from "./propagation";
 import { plan, type Plan } from "./plan";
 
-const FIGURES = ["propagation", "backfill", "intake", "memory", "form"] as const;
+const FIGURES = ["propagation", "backfill", "intake", "form"] as const;
 type FigureGroup = (typeof FIGURES)[number];
 
 const Args = z.object({
@@ -95,7 +94,6 @@ async function main(): Promise<void> {
     if (want("backfill")) await guard(`backfill on ${store}`, [`backfill.${store}`], () => backfillFigures(ctx, store, p.backfill));
     if (want("intake")) await guard(`intake on ${store}`, [`intake.${store}`], () => intakeFigures(ctx, store, p.intake));
   }
-  if (want("memory")) await guard("memory", ["memory.sqlite.steadyRss"], () => memoryFigures(ctx, p.memory));
   if (want("form")) await guard("form", ["form"], () => formFigures(ctx, p.form));
   clearInterval(sampler);
   loads.push(os.loadavg());
@@ -117,7 +115,8 @@ async function main(): Promise<void> {
   ctx.log(table(figures));
   ctx.log("");
   fs.writeFileSync(path.join(__dirname, "results.json"), `${JSON.stringify(result, null, 2)}\n`);
-  fs.rmSync(workDir, { recursive: true, force: true });
+  // BENCH_KEEP_WORKDIR=1 keeps the bridge logs (progress lines, warnings) for a look afterwards.
+  if (!process.env.BENCH_KEEP_WORKDIR) fs.rmSync(workDir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -117,7 +117,19 @@ async function runBackfill(start: z.infer<typeof StartMessage>): Promise<void> {
   }, 250);
   try {
     await send({ type: "ready", ...memory() });
-    const summary = await backfill(rt, start.concurrency ? { concurrency: start.concurrency } : {});
+    // Progress once a second to stderr (the run's log): where the time goes.
+    let lastProgress = 0;
+    const t0 = performance.now();
+    const summary = await backfill(rt, {
+      ...(start.concurrency ? { concurrency: start.concurrency } : {}),
+      onProgress: (p) => {
+        const now = performance.now();
+        if (now - lastProgress < 1000) return;
+        lastProgress = now;
+        const m = process.memoryUsage();
+        process.stderr.write(`progress ${((now - t0) / 1000).toFixed(1)} s ${p.phase} listed ${p.listed} done ${p.done}/${p.total} heap ${(m.heapUsed / 2 ** 20).toFixed(0)} MB rss ${(m.rss / 2 ** 20).toFixed(0)} MB\n`);
+      },
+    });
     const links = await countLinks(rt.store);
     await send({ type: "backfill", summary, links, peak, ...memory() });
   } finally {

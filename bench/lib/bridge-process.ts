@@ -64,6 +64,7 @@ export class BridgeProcess {
     const execArgv = ["--require", require.resolve("tsx/cjs")];
     if (options.profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.profileDir}`);
     if (process.env.BENCH_SQL_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "sqltrace.ts"));
+    if (process.env.BENCH_PG_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "pgtrace.ts"));
     // Diagnostics: BENCH_HEAP_SNAPSHOT_AFTER_MS=n writes a heap snapshot to /tmp n ms after the start.
     const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_MS ?? 0);
     if (snapshotAfter > 0) execArgv.push("--heapsnapshot-signal=SIGUSR2", "--diagnostic-dir=/tmp");
