@@ -6,7 +6,7 @@
 import { OpportunityColumn, parseAudit } from "@cosell/contract";
 import { ConcurrencyError } from "@cosell/bridge/src/http/errors";
 import { DATAVERSE_WEBHOOK_HEADER } from "@cosell/bridge/src/config";
-import { coSellReferral, LEASE_MS, readyOpportunity, startE2E, waitFor, type E2E, type StoreKind } from "./harness";
+import { coSellReferral, LEASE_MS, readyOpportunity, SOLUTION_ID, startE2E, waitFor, type E2E, type StoreKind } from "./harness";
 
 const STORES: StoreKind[] = ["sqlite", "postgres"];
 
@@ -201,6 +201,45 @@ describe.each(STORES)("reliability end to end on %s", (store) => {
     const audit = parseAudit((await e.opportunity(opportunityId))[OpportunityColumn.audit] as string).map((a) => a.message);
     expect(audit.some((m) => /Sent to Partner Center: .*Deal value/.test(m))).toBe(true);
     expect(audit.some((m) => /Sent to Partner Center: .*Description/.test(m))).toBe(true);
+  });
+
+  it("recovers a link that moved to the qualified opportunity but kept its lead's base (a crash between the two saves)", async () => {
+    const referralId = await e.inboundReferral(coSellReferral({ type: "Independent", qualification: "Direct" }));
+    const lead = await waitFor(() => e.findLeadByReferral(referralId), "a lead");
+    await e.settle();
+    // The bridge "crashes" right after moving the link, before saving the opportunity's base.
+    const store = e.bridge.runtime.store;
+    const saveLink = store.saveLink.bind(store);
+    let crashed = false;
+    store.saveLink = async (input) => {
+      if (!crashed && input.entity === "opportunity" && input.key.startsWith("lead:")) {
+        crashed = true;
+        throw new Error("simulated crash between moving the link and saving its base");
+      }
+      return saveLink(input);
+    };
+    let opportunityId: string;
+    try {
+      opportunityId = await e.qualifyLead(lead.leadid as string);
+      await waitFor(() => crashed, "the simulated crash");
+      await e.bridge.runtime.worker.stop();
+    } finally {
+      store.saveLink = saveLink;
+    }
+    try {
+      // Before the retry, the seller edits the new opportunity in a later second than Partner Center's
+      // last change: Dynamics is the latest side, yet its empty solutions must not wipe the referral's.
+      const pcChanged = Date.parse(e.referral(referralId).updatedDateTime ?? "");
+      await waitFor(() => Math.floor(Date.now() / 1000) > Math.floor(pcChanged / 1000), "the next second");
+      await e.updateOpportunity(opportunityId, { estimatedclosedate: "2028-03-31" });
+    } finally {
+      e.bridge.runtime.worker.start();
+    }
+    await waitFor(async () => (await e.opportunity(opportunityId))[OpportunityColumn.referralId] === referralId, "the opportunity linked after the retry");
+    await e.settle();
+    expect(e.referral(referralId).details.requirements.solutions.map((x) => x.id)).toEqual([SOLUTION_ID]);
+    expect((await e.opportunity(opportunityId))[OpportunityColumn.products]).toBe(SOLUTION_ID);
+    expect(e.referral(referralId).details.closingDateTime).toMatch(/^2028-03-31/);
   });
 
   it("waits out a 429 for its Retry-After, and a 5xx with backoff, then syncs", async () => {

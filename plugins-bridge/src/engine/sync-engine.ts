@@ -125,6 +125,18 @@ export function baseAfterReferralCreated(mapping: Mapping, pc: Snapshot, crm: Sn
   return base;
 }
 
+/**
+ * The base of a record newly attached to an existing referral (the opportunity a qualified lead
+ * became): no common history exists. A field the record has no value for gets an empty base, so
+ * Partner Center's value fills it; a field both hold is left out of the base, so a disagreement is
+ * settled by the field's conflict policy (and audited) rather than by whoever happens to be empty.
+ */
+export function baseForAttachedRecord(crm: Snapshot): Snapshot {
+  const base: Snapshot = {};
+  for (const [key, value] of Object.entries(crm)) if (value === null) base[key] = null;
+  return base;
+}
+
 export class SyncEngine {
   private readonly now: () => Date;
   private readonly maxRounds: number;
@@ -345,6 +357,9 @@ export class SyncEngine {
 
       const mapping = await settings.mapping();
       const now = this.now();
+      // A link that moved to an opportunity but still holds its lead's base (a crash right after the
+      // move): the opportunity is new to the link, as right after a move.
+      if (base && link.entity === "opportunity" && !Object.keys(base).some((k) => k.startsWith("opportunity."))) base = baseForAttachedRecord(snapshotFromRecord(crm, mapping));
       const result = merge(base, side, crm, mapping, now);
       const newBase: Snapshot = { ...result.newBase };
       const audit: AuditEntry[] = [...carried, ...result.audit];
@@ -483,7 +498,7 @@ export class SyncEngine {
         engagementId: moved.engagementId,
         entity: "opportunity",
         recordId: opportunityId,
-        base: snapshotFromRecord(opportunity, mapping), // Partner Center's values fill the new opportunity
+        base: baseForAttachedRecord(snapshotFromRecord(opportunity, mapping)),
         pcETag: referral.eTag ?? null,
         crmETag: opportunity.etag,
         lastSyncedAt: now,
