@@ -14,13 +14,13 @@ export interface Plan {
 export function plan(quick: boolean): Plan {
   return quick
     ? {
-        propagation: { changes: 100, links: 10, ratePerSecond: 40, runs: 1, latencies: [0, 20] },
+        propagation: { changes: 100, links: 10, ratePerSecond: 20, runs: 1, latencies: [0, 20] },
         backfill: { referrals: 1_000, latencyMs: 20, runs: 1, window: { requestsPerWindow: 6_000, windowSeconds: 5 }, memory: { rounds: 1, edits: 50, samples: 6 } },
         intake: { events: 10_000, connections: 32, runs: 1 },
         form: { runs: 3 },
       }
     : {
-        propagation: { changes: 500, links: 20, ratePerSecond: 40, runs: 3, latencies: [0, 20] },
+        propagation: { changes: 500, links: 20, ratePerSecond: 20, runs: 3, latencies: [0, 20] },
         backfill: { referrals: 10_000, latencyMs: 20, runs: 3, window: { requestsPerWindow: 6_000, windowSeconds: 5 }, memory: { rounds: 3, edits: 200, samples: 10 } },
         intake: { events: 10_000, connections: 32, runs: 3 },
         form: { runs: 7 },

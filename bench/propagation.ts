@@ -196,7 +196,16 @@ export async function propagation(ctx: RunContext, kind: StoreKind, o: Propagati
       world.sandbox.dataverse.faults.update({ latencyMs: latency });
       const runs: RunResult[] = [];
       for (let r = 0; r < o.runs; r++) {
+        await world.bridge.stats(); // resets the event-loop delay histogram
+        const cpu0 = process.cpuUsage();
+        const bridgeCpu0 = (await world.bridge.stats()).cpuMs;
         const result = await runOnce(world, links, o, `${latency}ms-${r}`);
+        const after = await world.bridge.stats();
+        const cpu = process.cpuUsage(cpu0);
+        ctx.log(
+          `  (bridge CPU ${((after.cpuMs - bridgeCpu0) / 1000).toFixed(1)} s, emulators ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s; ` +
+            `bridge event loop blocked p99 ${after.loopDelay.p99.toFixed(0)} ms, max ${after.loopDelay.max.toFixed(0)} ms)`,
+        );
         ctx.log(
           `  latency ${latency} ms run ${r + 1}: PC→CRM p50 ${percentile(result.pcToCrm, 50).toFixed(1)} p99 ${percentile(result.pcToCrm, 99).toFixed(1)} ms; ` +
             `CRM→PC p50 ${percentile(result.crmToPc, 50).toFixed(1)} p99 ${percentile(result.crmToPc, 99).toFixed(1)} ms; lost ${result.lost}`,

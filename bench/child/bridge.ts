@@ -9,6 +9,7 @@
  *
  * While serving it answers `stats` (RSS, heap, queue), `sweep` (one reconcile sweep) and `stop`.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import Fastify, { type FastifyInstance } from "fastify";
 import { z } from "zod";
 import { loadConfig } from "@cosell/bridge/src/config";
@@ -42,6 +43,16 @@ function send(message: unknown): Promise<void> {
     if (!process.send) return reject(new Error("bench/child/bridge.ts must be started with an IPC channel"));
     process.send(message, (err: Error | null) => (err ? reject(err) : resolve()));
   });
+}
+
+// How long the bridge's event loop was blocked (SQLite is synchronous; GC pauses): reset on each read.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+function loop() {
+  const out = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  loopDelay.reset();
+  return out;
 }
 
 function memory() {
@@ -86,7 +97,7 @@ async function serve(start: z.infer<typeof StartMessage>): Promise<void> {
       try {
         if (cmd === "stats") {
           const queue = await bridge.runtime.store.queueStats();
-          await send({ type: "reply", id, value: { ...memory(), queue, busy: bridge.runtime.worker.busy } });
+          await send({ type: "reply", id, value: { ...memory(), queue, busy: bridge.runtime.worker.busy, loopDelay: loop() } });
         } else if (cmd === "sweep") {
           const summary = await bridge.runtime.reconciler.sweep({ fromBeginning: true });
           await send({ type: "reply", id, value: { enqueued: summary.keys.length } });

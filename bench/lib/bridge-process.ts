@@ -26,6 +26,8 @@ const Message = z.discriminatedUnion("type", [Ready, Reply, Failed, BackfillDone
 export const Stats = Memory.extend({
   queue: z.object({ queued: z.number(), running: z.number(), dead: z.number() }).loose(),
   busy: z.number(),
+  /** Event-loop delay since the previous stats (ms). */
+  loopDelay: z.object({ p99: z.number(), max: z.number() }),
 });
 export type Stats = z.infer<typeof Stats>;
 export type BackfillResult = z.infer<typeof BackfillDone>;
