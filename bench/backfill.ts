@@ -10,7 +10,6 @@
  * admitted requests × latency / 52; the ratio says how close the backfill came to it.
  * Afterwards the rows are counted: every referral exactly once, every account and contact exactly once.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import * as path from "node:path";
 import { OpportunityColumn } from "@cosell/contract";
 import type { Sandbox } from "@cosell/sandbox/src/compose";
@@ -18,7 +17,7 @@ import { BridgeProcess } from "./lib/bridge-process";
 import { figure, unmeasured, type Figure } from "./lib/figures";
 import { median, spread } from "./lib/stats";
 import { freshStore, type BenchStore, type StoreKind } from "./lib/stores";
-import { bridgeEnv, inboundReferral, must, settle, sleep, startEmulators, type RunContext } from "./lib/world";
+import { bridgeEnv, countRequests, inboundReferral, must, settle, sleep, startEmulators, type RunContext } from "./lib/world";
 
 export interface BackfillOptions {
   readonly referrals: number;
@@ -49,29 +48,6 @@ interface BackfillRun {
   /** CPU time of the backfill process, and of this one (the emulators), during the run. */
   readonly bridgeCpuMs: number;
   readonly emulatorCpuMs: number;
-}
-
-/** Counts the API requests of one caller (by its token's app id) and their 429s, at the HTTP server. */
-function countRequests(sandbox: Sandbox): { readonly requests: number; readonly throttled: number; stop(): void } {
-  const counts = { requests: 0, throttled: 0 };
-  const server = sandbox.dataverse.app.server;
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    if (!req.url?.startsWith("/api/data/")) return;
-    res.once("finish", () => {
-      if (res.statusCode === 429) counts.throttled++;
-      else counts.requests++;
-    });
-  };
-  server.on("request", onRequest);
-  return {
-    get requests() {
-      return counts.requests;
-    },
-    get throttled() {
-      return counts.throttled;
-    },
-    stop: () => server.off("request", onRequest),
-  };
 }
 
 async function seedReferrals(sandbox: Sandbox, count: number, tag: string): Promise<void> {

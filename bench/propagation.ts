@@ -18,7 +18,7 @@ import type { CommitEvent } from "@cosell/sandbox/src/partner-center";
 import { figure, type Figure } from "./lib/figures";
 import { percentile, spread } from "./lib/stats";
 import type { StoreKind } from "./lib/stores";
-import { inboundReferral, must, sellerOpportunity, settle, sleep, startWorld, waitFor, type RunContext, type World } from "./lib/world";
+import { BENCH_DATAVERSE_LIMITS, countRequests, inboundReferral, must, sellerOpportunity, settle, sleep, startWorld, waitFor, type RunContext, type World } from "./lib/world";
 
 export interface PropagationOptions {
   /** Changes per direction per run. */
@@ -43,6 +43,8 @@ interface RunResult {
   readonly pcToCrm: number[];
   readonly crmToPc: number[];
   lost: number;
+  /** Dataverse 429s answered during the run. */
+  throttled?: number;
 }
 
 interface LinkPair {
@@ -187,7 +189,8 @@ async function runOnce(world: World, links: { inbound: LinkPair[]; outbound: Lin
 
 export async function propagation(ctx: RunContext, kind: StoreKind, o: PropagationOptions): Promise<Figure[]> {
   ctx.log(`propagation on ${kind}: ${o.runs} run(s) × ${o.changes} changes each way at ${o.ratePerSecond}/s, latency ${o.latencies.join(" and ")} ms`);
-  const world = await startWorld(ctx, kind, "propagation");
+  const world = await startWorld(ctx, kind, "propagation", { sandbox: { dataverseLimits: BENCH_DATAVERSE_LIMITS } });
+  const counter = countRequests(world.sandbox);
   const figures: Figure[] = [];
   try {
     const links = await seedLinks(world, o.links, ctx.log);
@@ -199,12 +202,14 @@ export async function propagation(ctx: RunContext, kind: StoreKind, o: Propagati
         await world.bridge.stats(); // resets the event-loop delay histogram
         const cpu0 = process.cpuUsage();
         const bridgeCpu0 = (await world.bridge.stats()).cpuMs;
+        const throttled0 = counter.throttled;
         const result = await runOnce(world, links, o, `${latency}ms-${r}`);
         const after = await world.bridge.stats();
         const cpu = process.cpuUsage(cpu0);
+        result.throttled = counter.throttled - throttled0;
         ctx.log(
           `  (bridge CPU ${((after.cpuMs - bridgeCpu0) / 1000).toFixed(1)} s, emulators ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s; ` +
-            `bridge event loop blocked p99 ${after.loopDelay.p99.toFixed(0)} ms, max ${after.loopDelay.max.toFixed(0)} ms)`,
+            `bridge event loop blocked p99 ${after.loopDelay.p99.toFixed(0)} ms, max ${after.loopDelay.max.toFixed(0)} ms; Dataverse 429s ${result.throttled})`,
         );
         ctx.log(
           `  latency ${latency} ms run ${r + 1}: PC→CRM p50 ${percentile(result.pcToCrm, 50).toFixed(1)} p99 ${percentile(result.pcToCrm, 99).toFixed(1)} ms; ` +
@@ -223,9 +228,11 @@ export async function propagation(ctx: RunContext, kind: StoreKind, o: Propagati
           figures.push(figure(`${base}.${dir}.p${p}`, "ms", spread(runs.map((r) => percentile(pick(r), p))), target));
         }
       }
+      figures.push(figure(`${base}.throttled`, "responses", spread(runs.map((r) => r.throttled ?? 0)), null, "Dataverse 429s during the run (service protection)"));
       figures.push(figure(`${base}.lost`, "changes", spread(runs.map((r) => r.lost)), { op: "==", value: 0 }, "a change whose value never reached the other side"));
     }
   } finally {
+    counter.stop();
     world.sandbox.partnerCenter.faults.update({});
     world.sandbox.dataverse.faults.update({});
     await world.close();

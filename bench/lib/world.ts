@@ -3,6 +3,7 @@
  * clock), the bridge in a child process on a fresh store, and helpers that act as the people
  * involved (a seller in Dynamics 365, Microsoft in Partner Center), as the end-to-end harness does.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import * as path from "node:path";
 import { OpportunityColumn } from "@cosell/contract";
 import { startSandbox, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
@@ -121,6 +122,38 @@ export async function sellerOpportunity(sandbox: Sandbox, tag: string): Promise<
     [OpportunityColumn.syncWithPartnerCenter]: true,
   });
 }
+
+/** Counts the Dataverse Web API requests (every caller) and the 429s among them, at the HTTP server. */
+export function countRequests(sandbox: Sandbox): { readonly requests: number; readonly throttled: number; stop(): void } {
+  const counts = { requests: 0, throttled: 0 };
+  const server = sandbox.dataverse.app.server;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith("/api/data/")) return;
+    res.once("finish", () => {
+      if (res.statusCode === 429) counts.throttled++;
+      else counts.requests++;
+    });
+  };
+  server.on("request", onRequest);
+  return {
+    get requests() {
+      return counts.requests;
+    },
+    get throttled() {
+      return counts.throttled;
+    },
+    stop: () => server.off("request", onRequest),
+  };
+}
+
+/**
+ * Dataverse's service protection for the benchmark worlds: 52 concurrent requests per user as
+ * documented, and a request window scaled from 6,000 per 300 s to 6,000 per 5 s. The documented
+ * window allows 20 requests a second on average; a backfill of 10,000 referrals (≥ 20,000
+ * requests) could not finish in an hour under it, and the propagation load would be throttled for
+ * minutes (spec §4.7: per user *per web server*; a real org spreads callers over several).
+ */
+export const BENCH_DATAVERSE_LIMITS = { maxConcurrentPerUser: 52, requestsPerWindow: 6_000, windowSeconds: 5 } as const;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
