@@ -278,6 +278,10 @@ export function isReferralEvent(name: string): name is ReferralEventName {
  * (empty, dot segments, or characters that would change the URL it is put into).
  */
 export function referralIdFromResourceUri(resourceUri: string): string | undefined {
+  // A dot segment anywhere is refused before parsing: the URL parser would resolve `…/{id}/..` to
+  // `…/`, and the segment before it (`referrals`) would pass for the id.
+  const rawPath = resourceUri.split(/[?#]/)[0] ?? "";
+  if (rawPath.split(/[/\\]/).some((s) => /^(?:\.|%2e){1,2}$/i.test(s))) return undefined;
   let path: string;
   try {
     path = new URL(resourceUri).pathname;
