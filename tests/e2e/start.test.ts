@@ -28,7 +28,9 @@ describe("npm start", () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-start-"));
-    child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(ROOT, "scripts", "start.ts")], {
+    // Straight under node (tsx as a require hook), not through the tsx CLI: the CLI relays Ctrl-C to its
+    // child and, on a loaded machine, may give up on it and exit 130 itself before our shutdown ran.
+    child = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), path.join(ROOT, "scripts", "start.ts")], {
       cwd: ROOT,
       env: { ...process.env, BRIDGE_PORT: "0", PARTNER_CENTER_PORT: "0", DATAVERSE_PORT: "0", ENTRA_PORT: "0", SANDBOX_DATA_DIR: dir, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -154,11 +154,12 @@ export class DataverseClient {
     entitySet: string,
     key: string | Record<string, string>,
     body: Record<string, unknown>,
-    options: { ifMatch: string; returnRow?: boolean },
+    options: { ifMatch: string; returnRow?: boolean; select?: readonly string[] },
   ): Promise<Row | undefined> {
     const extra: Record<string, string> = { "content-type": "application/json; charset=utf-8", "if-match": options.ifMatch };
     if (options.returnRow) extra.prefer = "return=representation";
-    const res = await this.http.send({ method: "PATCH", path: this.tagged(recordPath(entitySet, key)), headers: await this.headers(extra), body: JSON.stringify(body) });
+    const select = options.returnRow && options.select?.length ? `?$select=${options.select.join(",")}` : "";
+    const res = await this.http.send({ method: "PATCH", path: this.tagged(recordPath(entitySet, key) + select), headers: await this.headers(extra), body: JSON.stringify(body) });
     return options.returnRow ? (res.json as Row) : undefined;
   }
 

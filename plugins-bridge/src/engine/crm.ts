@@ -299,8 +299,12 @@ export class CrmGateway {
     return { id: id.toLowerCase(), created: true, ...(row ? { row } : {}), ...(accountId ? { accountId } : {}), ...(contactId ? { contactId } : {}) };
   }
 
-  async update(kind: RecordKind, id: string, body: Record<string, unknown>, ifMatch: string): Promise<void> {
-    await this.client.update(ENTITY_SET[kind], id, body, { ifMatch });
+  /** Updates with If-Match and returns the row's new etag, which the link keeps: reconcile compares it. */
+  async update(kind: RecordKind, id: string, body: Record<string, unknown>, ifMatch: string): Promise<string | undefined> {
+    const idColumn = kind === "lead" ? SystemColumn.lead.id : SystemColumn.opportunity.id;
+    const row = await this.client.update(ENTITY_SET[kind], id, body, { ifMatch, returnRow: true, select: [idColumn] });
+    const etag = row?.["@odata.etag"];
+    return typeof etag === "string" ? etag : undefined;
   }
 
   async updateRow(entitySet: string, id: string, body: Record<string, unknown>): Promise<void> {

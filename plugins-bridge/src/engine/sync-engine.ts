@@ -404,9 +404,10 @@ export class SyncEngine {
         crm.record[OpportunityColumn.syncState] !== SyncState.Synced ||
         OpportunityColumn.syncError in bookkeeping ||
         SystemColumn.opportunity.name in bookkeeping;
+      let crmETagAfter = crm.etag;
       if (needsWrite) {
         try {
-          await gateway.update(link.entity, crm.id, values, crm.etag);
+          crmETagAfter = (await gateway.update(link.entity, crm.id, values, crm.etag)) ?? crm.etag;
           dvWrites++;
         } catch (err) {
           if (!(err instanceof ConcurrencyError)) throw err;
@@ -431,7 +432,7 @@ export class SyncEngine {
           recordId: link.recordId,
           base: newBase,
           pcETag: referralAfter.eTag ?? null,
-          crmETag: crm.etag,
+          crmETag: crmETagAfter,
           lastSyncedAt: readAt,
           state: isTerminal(referralAfter) ? LINK_CLOSED : LINK_ACTIVE,
           expectedVersion: link.version,

@@ -97,10 +97,19 @@ export class Reconciler {
     return summary;
   }
 
-  /** Was `changedAt` already covered by the link's last sync? */
-  private covered(lastSyncedAt: Date | null, changedAt: number | undefined): boolean {
-    if (!lastSyncedAt || changedAt === undefined) return false;
-    return changedAt < lastSyncedAt.getTime() - this.skewMs;
+  /**
+   * Was this version of the row already covered by the link's last sync? The etag the link kept
+   * (after the bridge's own write) answers exactly, with no clock involved; times, with a margin for
+   * the two clocks, answer only where a side gives no etag.
+   */
+  private covered(
+    link: { lastSyncedAt: Date | null },
+    etags: { kept: string | null | undefined; now: unknown },
+    changedAt: number | undefined,
+  ): boolean {
+    if (typeof etags.now === "string" && etags.kept) return etags.now === etags.kept;
+    if (!link.lastSyncedAt || changedAt === undefined) return false;
+    return changedAt < link.lastSyncedAt.getTime() - this.skewMs;
   }
 
   private async sweepPartnerCenter(options: SweepOptions, enqueue: (key: string, reason: string) => Promise<boolean>) {
@@ -135,7 +144,7 @@ export class Reconciler {
           continue;
         }
         const link = await store.findLinkByReferralId(r.id);
-        if (!options.fromBeginning && link && this.covered(link.lastSyncedAt, updated)) continue;
+        if (!options.fromBeginning && link && this.covered(link, { kept: link.pcETag, now: r.eTag }, updated)) continue;
         if (await enqueue(link?.key ?? referralKey(r.id), options.fromBeginning ? "backfill" : "reconcile: referral changed")) enqueued++;
       }
       options.onProgress?.({ side: "partner-center", seen, enqueued });
@@ -182,7 +191,7 @@ export class Reconciler {
           const modified = isoOrUndefined(typeof row.modifiedon === "string" ? row.modifiedon : undefined);
           if (modified !== undefined && (newest === undefined || modified > newest)) newest = modified;
           const link = await store.findLinkByRecord(t.kind, id);
-          if (!options.fromBeginning && link && this.covered(link.lastSyncedAt, modified)) continue;
+          if (!options.fromBeginning && link && this.covered(link, { kept: link.crmETag, now: row["@odata.etag"] }, modified)) continue;
           if (await enqueue(link?.key ?? recordKey(t.kind, id), options.fromBeginning ? "backfill" : `reconcile: ${t.kind} changed`)) enqueued++;
         }
         options.onProgress?.({ side: "dataverse", seen, enqueued });
