@@ -21,7 +21,7 @@ import { PRODUCT_VERSION } from "@cosell/contract";
 import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } from "../config";
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
-import { checkSignIn, createRuntime, storeConfigFromEnvironment, type BridgeRuntime } from "../engine/runtime";
+import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtime";
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
@@ -57,13 +57,6 @@ function configOrExit(env: NodeJS.ProcessEnv): BridgeConfig {
   }
 }
 
-function leaseMs(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.BRIDGE_JOB_LEASE_SECONDS;
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 2 || n > 3600) throw new Exit(2, `cosell-bridge: the configuration is not valid:\n  - BRIDGE_JOB_LEASE_SECONDS must be a whole number between 2 and 3600, got '${raw}'`);
-  return n * 1000;
-}
 
 async function withRuntime<T>(io: CliIo, fn: (rt: BridgeRuntime) => Promise<T>, options: { logLevel?: string; workerConcurrency?: number } = {}): Promise<T> {
   const config = configOrExit(io.env);
@@ -71,7 +64,7 @@ async function withRuntime<T>(io: CliIo, fn: (rt: BridgeRuntime) => Promise<T>, 
   const log = createLogger({ level: options.logLevel ?? (io.env.LOG_LEVEL ? config.logLevel : "warn"), secrets: configSecrets(config), destination: process.stderr });
   let rt: BridgeRuntime;
   try {
-    rt = await createRuntime(config, { log, store: storeConfigFromEnvironment(config, io.env), leaseMs: leaseMs(io.env), ...(options.workerConcurrency ? { workerConcurrency: options.workerConcurrency } : {}) });
+    rt = await createRuntime(config, { log, store: config.store, leaseMs: config.jobLeaseMs, ...(options.workerConcurrency ? { workerConcurrency: options.workerConcurrency } : {}) });
   } catch (err) {
     throw startupError(err);
   }
@@ -127,7 +120,7 @@ export function buildProgram(io: CliIo): Command {
       const log = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
       let bridge;
       try {
-        bridge = await startBridge(config, { log, store: storeConfigFromEnvironment(config, io.env), leaseMs: leaseMs(io.env) });
+        bridge = await startBridge(config, { log, store: config.store, leaseMs: config.jobLeaseMs });
       } catch (err) {
         throw startupError(err);
       }

@@ -71,7 +71,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection string")
     .optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL schema name (letters, digits, _)")
+    .optional(),
   BRIDGE_SQLITE_PATH: z.string().min(1).default("./data/cosell-bridge.sqlite"),
+  BRIDGE_JOB_LEASE_SECONDS: intFromEnv(60, 2, 3600),
 
   DATAVERSE_URL: url("your environment, e.g. https://contoso.crm.dynamics.com"),
   DATAVERSE_TENANT_ID: z.string().min(1, "is required (Entra tenant id of the Dataverse environment)"),
@@ -109,7 +114,9 @@ export type BridgeEnv = z.output<typeof EnvSchema>;
 export interface BridgeConfig {
   readonly http: { port: number; host: string; publicUrl?: string; adminToken: string };
   readonly instanceId: string;
-  readonly store: { kind: "sqlite"; path: string } | { kind: "postgres"; connectionString: string };
+  readonly store: { kind: "sqlite"; path: string } | { kind: "postgres"; connectionString: string; schema?: string };
+  /** How long a worker holds a job before another instance may take it over (renewed while it works). */
+  readonly jobLeaseMs: number;
   readonly dataverse: {
     url: string;
     tenantId: string;
@@ -169,8 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     http: { port: e.BRIDGE_PORT, host: e.BRIDGE_HOST, publicUrl: e.BRIDGE_PUBLIC_URL, adminToken: e.BRIDGE_ADMIN_TOKEN },
     instanceId: e.BRIDGE_INSTANCE_ID,
     store: e.DATABASE_URL
-      ? { kind: "postgres", connectionString: e.DATABASE_URL }
+      ? { kind: "postgres", connectionString: e.DATABASE_URL, ...(e.DATABASE_SCHEMA ? { schema: e.DATABASE_SCHEMA } : {}) }
       : { kind: "sqlite", path: e.BRIDGE_SQLITE_PATH },
+    jobLeaseMs: e.BRIDGE_JOB_LEASE_SECONDS * 1000,
     dataverse: {
       url: e.DATAVERSE_URL,
       tenantId: e.DATAVERSE_TENANT_ID,
@@ -221,7 +229,8 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
   return {
     http: { ...c.http, adminToken: hidden },
     instanceId: c.instanceId,
-    store: c.store.kind === "postgres" ? { kind: "postgres", connectionString: redactUrl(c.store.connectionString) } : c.store,
+    store: c.store.kind === "postgres" ? { ...c.store, connectionString: redactUrl(c.store.connectionString) } : c.store,
+    jobLeaseMs: c.jobLeaseMs,
     dataverse: { ...c.dataverse, clientSecret: hidden, webhookKey: hidden },
     partnerCenter: { ...c.partnerCenter, clientSecret: hidden, refreshToken: hidden },
     loginUrl: c.loginUrl,

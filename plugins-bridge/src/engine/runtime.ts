@@ -67,7 +67,7 @@ const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<BridgeRuntime> {
   const log = options.log ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   const adminMapping = readAdminMapping(config.mappingFile, config.partnerCenter.referralLinkTemplate);
-  const store = await openStore(options.store ?? storeConfigFromEnvironment(config), { maxAttempts: config.maxAttempts });
+  const store = await openStore(options.store ?? config.store, { maxAttempts: config.maxAttempts });
   try {
     // The newest refresh token, unless the admin has configured a new one since it was stored.
     const configuredHash = sha256(config.partnerCenter.refreshToken);
@@ -135,7 +135,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       log,
       concurrency: options.workerConcurrency ?? config.workerConcurrency,
       instanceId: config.instanceId,
-      leaseMs: options.leaseMs,
+      leaseMs: options.leaseMs ?? config.jobLeaseMs,
       pollMs: options.workerPollMs,
       onResult: (r) => {
         metrics.observe(r);
@@ -179,15 +179,6 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   }
 }
 
-/**
- * The configured store; `DATABASE_SCHEMA` names the PostgreSQL schema (default cosell_bridge), so
- * several bridges (or test suites) can share one database.
- */
-export function storeConfigFromEnvironment(config: BridgeConfig, env: NodeJS.ProcessEnv = process.env): StoreConfig {
-  const schema = env.DATABASE_SCHEMA?.trim();
-  if (config.store.kind === "postgres" && schema) return { ...config.store, schema };
-  return config.store;
-}
 
 /** Whether both services can be signed in to now (for /readyz and `status`). */
 export async function checkSignIn(rt: Pick<BridgeRuntime, "partnerCenterTokens" | "dataverseTokens">): Promise<{ partnerCenter: { ok: boolean; error?: string }; dataverse: { ok: boolean; error?: string } }> {
