@@ -43,7 +43,7 @@ beforeAll(async () => {
   const store = await world.store();
   dead = await waitFor(async () => (await store.listDeadLetters(10))[0], "a dead letter");
   await world.settle();
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await world?.close();

@@ -55,7 +55,7 @@ beforeAll(async () => {
   await world.settle();
   baseline = await tableCounts(world.storeConfig);
   rssBefore = bridge.memory()?.rss ?? 0;
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await world?.close();

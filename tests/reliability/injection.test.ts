@@ -43,7 +43,7 @@ beforeAll(async () => {
   await world.connect();
   bridge = world.instance("bridge");
   await world.up(bridge);
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await world?.close();

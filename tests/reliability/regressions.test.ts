@@ -26,7 +26,7 @@ describe("regressions found by the chaos run (SQLite)", () => {
     await world.connect();
     bridge = world.instance("bridge");
     await world.up(bridge);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await world?.close();

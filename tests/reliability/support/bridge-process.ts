@@ -138,7 +138,7 @@ export class BridgeProcess {
         return this.currentUrl;
       },
       `bridge ${this.name} to listen`,
-      this.options.startTimeoutMs ?? 60_000,
+      this.options.startTimeoutMs ?? 120_000,
       50,
     ).catch((err: unknown) => {
       if (this.running) child.kill("SIGKILL");

@@ -100,7 +100,7 @@ export class World {
 
   /** `cosell-bridge connect`: registers the balancer's URL with Partner Center and Dataverse. */
   async connect(): Promise<CliResult> {
-    const result = await runCli(["connect", "--public-url", this.balancer.url], { ...this.env, BRIDGE_INSTANCE_ID: `${this.name}-connect` }, { logFile: this.logFile("cli") });
+    const result = await runCli(["connect", "--public-url", this.balancer.url], { ...this.env, BRIDGE_INSTANCE_ID: `${this.name}-connect` }, { logFile: this.logFile("cli"), timeoutMs: 180_000 });
     if (result.code !== 0) throw new Error(`cosell-bridge connect failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
     return result;
   }
