@@ -5,14 +5,28 @@
  *  - a confidential client (the bridge's app registration) in the token service;
  *  - a sandbox Referrals admin user, and a refresh token of theirs for that client (what the admin
  *    gets after signing the service account in once);
- *  - the client's application user in Dataverse, and the data contract in its schema;
+ *  - the client's application user in Dataverse, and the schema: the real managed solution
+ *    imported through the Web API's `ImportSolution` (`schema: "solution"`), or the data contract
+ *    provisioned straight into the emulator (`schema: "contract"`, the default: no build needed);
  *  - the URLs, and a ready-made bridge environment (the variables `cosell-bridge` reads).
  *
  * Also helpers the tests and `npm start` use as people would act: a seller and an admin calling the
  * Dataverse Web API, Microsoft creating referrals and answering co-sell requests.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { EnvironmentVariable, type EnvironmentVariableName } from "@cosell/contract";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { FastifyInstance } from "fastify";
+import {
+  EnvironmentVariable,
+  OpportunityColumn,
+  SOLUTION,
+  SOLUTION_CATALOG_TABLE,
+  SolutionCatalogColumn,
+  SystemColumn,
+  Table,
+  type EnvironmentVariableName,
+} from "@cosell/contract";
 import type { FaultSettingsInput } from "./faults";
 import { startIdentityEmulator, TokenService, type IdentityEmulator, type SandboxUser } from "./identity";
 import { startDataverseEmulator, SEEDED_IDS, type DataverseEmulator } from "./dataverse";
@@ -45,6 +59,26 @@ export const SANDBOX_ADMIN: SandboxUser = {
   tenantId: SANDBOX_TENANT_ID,
 };
 
+/** The managed package `npm run build` writes (dist/ at the repository root). */
+export const MANAGED_SOLUTION_ZIP = path.resolve(__dirname, "../../dist", `${SOLUTION.uniqueName}_managed.zip`);
+
+/**
+ * Where the Dataverse schema comes from:
+ *  - `solution`: the built managed package imported through `ImportSolution` by the sandbox admin,
+ *    as `npm run deploy` imports it into a real environment (needs `npm run build` first);
+ *  - `contract`: `provisionContract()` writes the same names straight into the emulator (no build);
+ *  - `none`: the standard tables only.
+ */
+export type SandboxSchema = "solution" | "contract" | "none";
+
+/** The sandbox could not be set up as asked (a missing package, an import Dataverse refused). */
+export class SandboxSetupError extends Error {
+  public override readonly name = "SandboxSetupError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface SandboxOptions {
   readonly host?: string;
   /** 0 for any free port (tests). */
@@ -55,8 +89,17 @@ export interface SandboxOptions {
   readonly dataverseLimits?: { maxConcurrentPerUser?: number; requestsPerWindow?: number; windowSeconds?: number };
   readonly accessTokenLifetimeSeconds?: number;
   readonly logger?: EmulatorLogger;
-  /** Provision the data contract into Dataverse (default true). */
+  /**
+   * The Dataverse schema (default `contract`: fast and needs no build, which suits tests of one
+   * part; the end-to-end suites, the browser loop and `npm start` ask for `solution`).
+   */
+  readonly schema?: SandboxSchema;
+  /** The package `schema: "solution"` imports (default {@link MANAGED_SOLUTION_ZIP}). */
+  readonly solutionZip?: string;
+  /** @deprecated use `schema`; `false` = `schema: "none"`. */
   readonly provisionContract?: boolean;
+  /** More routes on the Dataverse emulator's origin (registered synchronously), e.g. `mountFormHost`. */
+  readonly dataverseRoutes?: (app: FastifyInstance) => void;
 }
 
 export interface BridgeEnvironmentOptions {
@@ -79,6 +122,8 @@ export interface Sandbox {
   readonly partnerCenter: PartnerCenterEmulator;
   readonly dataverse: DataverseEmulator;
   readonly urls: { readonly identity: string; readonly partnerCenter: string; readonly dataverse: string };
+  /** Where the Dataverse schema came from. */
+  readonly schema: SandboxSchema;
   readonly bridgeClient: { readonly tenantId: string; readonly clientId: string; readonly clientSecret: string };
   /** The bridge's application user in Dataverse (systemuserid). */
   readonly bridgeUserId: string;
@@ -86,6 +131,8 @@ export interface Sandbox {
   readonly partnerCenterRefreshToken: string;
   /** The environment `cosell-bridge` reads, pointing at this sandbox. */
   bridgeEnvironment(options?: BridgeEnvironmentOptions): Record<string, string>;
+  /** A Dataverse access token of the seeded seller or admin (fresh on every call). */
+  userAccessToken(as: "seller" | "admin"): string;
   /** Dataverse Web API as a person: the seeded seller (default) or admin. */
   dataverseApi<T = unknown>(method: string, path: string, body?: unknown, options?: { as?: "seller" | "admin"; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: T }>;
   /** Sets an environment variable's current value (as an admin would in the maker portal). */
@@ -94,7 +141,29 @@ export interface Sandbox {
   partnerCenterControl<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Referrals as Microsoft would send them; returns their ids. */
   seedReferrals(referrals?: readonly Record<string, unknown>[]): Promise<string[]>;
+  /** Rows of the co-sell solution catalogue, written by the admin (needs a schema); returns their ids. */
+  seedSolutionCatalogue(solutions?: readonly CatalogueSolution[]): Promise<string[]>;
+  /**
+   * A seller's draft opportunity, ready to switch sync on: a deal value, a close date, a customer
+   * account with a country code and a contact; sync off and no solution picked yet.
+   */
+  seedDraftOpportunity(name?: string): Promise<{ opportunityId: string; accountId: string; contactId: string }>;
   close(): Promise<void>;
+}
+
+export interface CatalogueSolution {
+  readonly name: string;
+  readonly solutionId: string;
+  readonly publisher: string;
+}
+
+/** The catalogue a partner would keep: what its sellers may pick in the section's solution picker. */
+export function sampleSolutions(): CatalogueSolution[] {
+  return [
+    { name: "Contoso Data Estate", solutionId: "SOL-15974-MQF", publisher: "Contoso" },
+    { name: "Contoso Field Service", solutionId: "SOL-27391-KTR", publisher: "Contoso" },
+    { name: "Fabrikam Analytics", solutionId: "SOL-34104-EBB", publisher: "Fabrikam" },
+  ];
 }
 
 /** A few inbound referrals of each kind Partner Center sends (co-sell opportunity, marketplace and qualified leads). */
@@ -174,6 +243,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       port: ports.dataverse ?? 0,
       seed: true,
       ...(options.dataverseLimits ? { limits: options.dataverseLimits } : {}),
+      ...(options.dataverseRoutes ? { extraRoutes: options.dataverseRoutes } : {}),
     });
     started.push(dataverse);
     if (options.faults?.dataverse) dataverse.faults.update(options.faults.dataverse);
@@ -182,7 +252,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     tokens.registerClient({ clientId: BRIDGE_CLIENT_ID, clientSecret, tenantId: SANDBOX_TENANT_ID, displayName: "cosell-bridge (sandbox)" });
     const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN);
     const bridgeUserId = dataverse.registerApplicationUser({ applicationId: BRIDGE_CLIENT_ID, fullName: "cosell-bridge" });
-    if (options.provisionContract ?? true) dataverse.provisionContract();
+    const schema: SandboxSchema = options.schema ?? (options.provisionContract === false ? "none" : "contract");
 
     const userToken = (as: "seller" | "admin") => tokens.issueUserAccessToken(as === "admin" ? SANDBOX_ADMIN : SANDBOX_SELLER, dataverse.resourceUrl).accessToken;
 
@@ -209,6 +279,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       return { status: res.status, headers: res.headers, body: parsed as never };
     };
+
+    if (schema === "contract") dataverse.provisionContract();
+    if (schema === "solution") await importSolution(dataverseApi, options.solutionZip ?? MANAGED_SOLUTION_ZIP);
 
     const partnerCenterControl: Sandbox["partnerCenterControl"] = async (method, path, body) => {
       const res = await fetch(`${partnerCenter.url}${path}`, {
@@ -257,6 +330,66 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return ids;
     };
 
+    const seedSolutionCatalogue: Sandbox["seedSolutionCatalogue"] = async (solutions = sampleSolutions()) => {
+      const ids: string[] = [];
+      for (const s of solutions) {
+        const res = await dataverseApi(
+          "POST",
+          `/${SOLUTION_CATALOG_TABLE.entitySetName}`,
+          {
+            [SolutionCatalogColumn.name]: s.name,
+            [SolutionCatalogColumn.solutionId]: s.solutionId,
+            [SolutionCatalogColumn.publisher]: s.publisher,
+            [SolutionCatalogColumn.isActive]: true,
+          },
+          { as: "admin" },
+        );
+        ids.push(createdId(res, `catalogue solution ${s.solutionId}`));
+      }
+      return ids;
+    };
+
+    const seedDraftOpportunity: Sandbox["seedDraftOpportunity"] = async (name = "Contoso Pharmaceuticals ERP rollout") => {
+      const account = SystemColumn.account;
+      const accountId = createdId(
+        await dataverseApi("POST", `/${Table.account.entitySetName}`, {
+          [account.name]: "Contoso Pharmaceuticals",
+          [account.line1]: "1 Microsoft Way",
+          [account.city]: "Redmond",
+          [account.state]: "WA",
+          [account.postalCode]: "98052",
+          // The two-letter code Partner Center needs, in the column cosell_CountryCodeField names by default.
+          [account.country]: "US",
+        }),
+        "draft opportunity's account",
+      );
+      const contact = SystemColumn.contact;
+      const contactId = createdId(
+        await dataverseApi("POST", `/${Table.contact.entitySetName}`, {
+          [contact.firstName]: "Dana",
+          [contact.lastName]: "Buyer",
+          [contact.email]: "dana.buyer@contoso-pharma.example",
+        }),
+        "draft opportunity's contact",
+      );
+      const opportunity = SystemColumn.opportunity;
+      const closeDate = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+      const opportunityId = createdId(
+        await dataverseApi("POST", `/${Table.opportunity.entitySetName}`, {
+          [opportunity.name]: name,
+          [opportunity.estimatedValue]: 48000,
+          [opportunity.estimatedCloseDate]: closeDate,
+          [opportunity.description]: "ERP rollout for three plants; the customer wants Microsoft's help with licensing.",
+          [`${opportunity.customer}_account@odata.bind`]: `/${Table.account.entitySetName}(${accountId})`,
+          [`${opportunity.parentAccount}@odata.bind`]: `/${Table.account.entitySetName}(${accountId})`,
+          [`${opportunity.parentContact}@odata.bind`]: `/${Table.contact.entitySetName}(${contactId})`,
+          [OpportunityColumn.syncWithPartnerCenter]: false,
+        }),
+        "draft opportunity",
+      );
+      return { opportunityId, accountId, contactId };
+    };
+
     const bridgeEnvironment: Sandbox["bridgeEnvironment"] = (o = {}) => {
       const port = o.port ?? DEFAULT_PORTS.bridge;
       const env: Record<string, string> = {
@@ -294,14 +427,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       partnerCenter,
       dataverse,
       urls: { identity: identity.url, partnerCenter: partnerCenter.url, dataverse: dataverse.url },
+      schema,
       bridgeClient: { tenantId: SANDBOX_TENANT_ID, clientId: BRIDGE_CLIENT_ID, clientSecret },
       bridgeUserId,
       partnerCenterRefreshToken,
       bridgeEnvironment,
+      userAccessToken: userToken,
       dataverseApi,
       setEnvironmentVariable,
       partnerCenterControl,
       seedReferrals,
+      seedSolutionCatalogue,
+      seedDraftOpportunity,
       async close() {
         for (const s of started.reverse()) await s.close().catch(() => undefined);
       },
@@ -309,6 +446,39 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } catch (err) {
     for (const s of started.reverse()) await s.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The id of a row a Web API create answered with (`OData-EntityId`), or a clear error. */
+function createdId(res: { status: number; headers: Headers; body: unknown }, what: string): string {
+  const id = /\(([0-9a-f-]{36})\)\s*$/i.exec(res.headers.get("odata-entityid") ?? "")?.[1];
+  if (res.status >= 300 || !id) throw new SandboxSetupError(`could not create the ${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return id;
+}
+
+/**
+ * Imports the package as the sandbox admin through the Web API's `ImportSolution`, as `npm run
+ * deploy` does against a real environment (the synchronous action: the emulator answers when done).
+ */
+async function importSolution(dataverseApi: Sandbox["dataverseApi"], zipPath: string): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(zipPath);
+  } catch (err) {
+    throw new SandboxSetupError(
+      `the solution package ${zipPath} is missing: run npm run build first (it builds the form script, the control and both solution zips)`,
+      { cause: err },
+    );
+  }
+  const res = await dataverseApi<{ error?: { code?: string; message?: string } }>(
+    "POST",
+    "/ImportSolution",
+    { CustomizationFile: bytes.toString("base64"), OverwriteUnmanagedCustomizations: false, PublishWorkflows: true, ImportJobId: randomUUID() },
+    { as: "admin" },
+  );
+  if (res.status >= 300) {
+    const error = res.body?.error;
+    throw new SandboxSetupError(`the emulated Dataverse refused to import ${path.basename(zipPath)}: HTTP ${res.status} ${error?.code ?? ""} ${error?.message ?? JSON.stringify(res.body)}`.trim());
   }
 }
 

@@ -4,3 +4,11 @@ export { startIdentityEmulator, TokenService, type IdentityEmulator, type Sandbo
 export { startPartnerCenterEmulator, type PartnerCenterEmulator } from "./partner-center";
 export { startDataverseEmulator, SEEDED_IDS, type DataverseEmulator } from "./dataverse";
 export { FaultInjector, type FaultSettings, type FaultSettingsInput } from "./faults";
+export {
+  mountFormHost,
+  formHostUrl,
+  FORM_HOST_PREFIX,
+  FormHostBuildError,
+  type FormHostOptions,
+  type FormHostLinkOptions,
+} from "./form-host";

@@ -1,5 +1,6 @@
 /**
- * End-to-end harness: the real emulators (sandbox/src/compose.ts), the real bridge (in this process,
+ * End-to-end harness: the real emulators (sandbox/src/compose.ts) with the solution package of
+ * dist/ imported into the emulated Dataverse (run `npm run build` first), the real bridge (in this process,
  * or as a child process for the restart test), real HTTP, a real store (SQLite file or a PostgreSQL
  * schema of its own). Helpers act as the people involved: a seller in Dynamics 365, Microsoft in
  * Partner Center. Nothing here sleeps for a fixed time: `waitFor` polls for a condition.
@@ -146,7 +147,13 @@ export function coSellReferral(overrides: Record<string, unknown> = {}): Record<
 }
 
 export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?: () => Promise<void> }> {
-  const sandbox = await startSandbox({ ports: { identity: 0, partnerCenter: 0, dataverse: 0 }, partnerCenterWebhookRetry: { baseDelayMs: 200, maxDelayMs: 2_000 }, ...options.sandbox });
+  // The schema is the real managed package, imported through ImportSolution as `npm run deploy` would.
+  const sandbox = await startSandbox({
+    ports: { identity: 0, partnerCenter: 0, dataverse: 0 },
+    partnerCenterWebhookRetry: { baseDelayMs: 200, maxDelayMs: 2_000 },
+    schema: "solution",
+    ...options.sandbox,
+  });
   let dir: string | undefined;
   let storeConfig: StoreConfig;
   let drop: (() => Promise<void>) | undefined;
