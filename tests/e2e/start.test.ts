@@ -2,12 +2,17 @@
  * `npm start` (scripts/start.ts) as a person runs it: a child process on free ports, its output
  * read for the URLs, then both promises of issue 3 checked over HTTP — a referral created through
  * `/_emulator/inbound-referrals` becomes an opportunity within seconds, and an opportunity with
- * Sync = Yes becomes a referral within seconds — and Ctrl-C stops it cleanly.
+ * Sync = Yes becomes a referral within seconds — the managed solution is what the emulated
+ * Dataverse runs on, the form page serves the real control on a seeded opportunity, and Ctrl-C
+ * stops it cleanly. (The control in a browser: tests/browser/cosell-loop.test.ts.)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { SOLUTION, Table } from "@cosell/contract";
+import { MANAGED_SOLUTION_ZIP, startSandbox } from "@cosell/sandbox/src/compose";
+import { DEFAULT_CONTROL_DIR } from "@cosell/sandbox/src/form-host";
 import { waitFor } from "./harness";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -51,6 +56,21 @@ describe("npm start", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The Dataverse Web API of the running sandbox, as the bridge's app registration (its Entra ID, its secret). */
+  async function dataverseApi(): Promise<(method: string, p: string, body?: unknown) => Promise<Response>> {
+    const env = readEnv(path.join(dir, "bridge.env"));
+    const dv = env.DATAVERSE_URL as string;
+    const token = (await (
+      await fetch(`${env.ENTRA_LOGIN_URL as string}/${env.DATAVERSE_TENANT_ID as string}/oauth2/v2.0/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "client_credentials", client_id: env.DATAVERSE_CLIENT_ID as string, client_secret: env.DATAVERSE_CLIENT_SECRET as string, scope: `${dv}/.default` }).toString(),
+      })
+    ).json()) as { access_token: string };
+    return (method, p, body) =>
+      fetch(`${dv}/api/data/v9.2${p}`, { method, headers: { authorization: `Bearer ${token.access_token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  }
+
   const url = (label: string) => {
     const m = new RegExp(`${label}\\s+(http://[^\\s/]+)`).exec(output);
     if (!m?.[1]) throw new Error(`no ${label} URL in:\n${output}`);
@@ -62,6 +82,36 @@ describe("npm start", () => {
     expect(output).toMatch(/\+ partner-center\s+webhook registration: create/);
     expect(output).toMatch(/\+ dataverse\s+service endpoint cosell-bridge: create/);
     expect(output).toMatch(/Seeded 3 referrals/);
+  });
+
+  it("runs on the managed solution, imported into the emulated Dataverse", async () => {
+    const api = await dataverseApi();
+    const res = await api("GET", `/solutions?$select=uniquename,ismanaged&$filter=${encodeURIComponent(`uniquename eq '${SOLUTION.uniqueName}'`)}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { value: Array<{ ismanaged: boolean }> }).value).toEqual([expect.objectContaining({ ismanaged: true })]);
+    const jobs = (await (await api("GET", "/importjobs?$select=solutionname,progress")).json()) as { value: Array<{ solutionname: string; progress: number }> };
+    expect(jobs.value).toEqual([expect.objectContaining({ solutionname: SOLUTION.uniqueName, progress: 100 })]);
+  });
+
+  it("hosts the real control on a seeded opportunity: the page, the bundle, the row behind it", async () => {
+    const m = /Form page\s+(http:\/\/\S+)/.exec(output);
+    if (!m?.[1]) throw new Error(`no form page URL in:\n${output}`);
+    const page = new URL(m[1]);
+    const res = await fetch(page);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await res.text()).toContain("/form-host/host.js");
+
+    const bundle = await fetch(new URL("/form-host/control/bundle.js", page));
+    expect(bundle.status).toBe(200);
+    expect(await bundle.text()).toBe(fs.readFileSync(path.join(DEFAULT_CONTROL_DIR, "bundle.js"), "utf8"));
+
+    // The opportunity the page opens exists, and the page's seller token reads it.
+    const id = page.searchParams.get("id") as string;
+    expect(page.searchParams.get("entity")).toBe("opportunity");
+    const { accessToken } = (await (await fetch(new URL("/form-host/token", page))).json()) as { accessToken: string };
+    const row = await fetch(new URL(`/api/data/v9.2/${Table.opportunity.entitySetName}(${id})`, page), { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(row.status).toBe(200);
   });
 
   it("turns a referral created through /_emulator/inbound-referrals into an opportunity within seconds", async () => {
@@ -80,19 +130,8 @@ describe("npm start", () => {
   });
 
   it("turns an opportunity with Sync = Yes into a referral within seconds", async () => {
-    const env = readEnv(path.join(dir, "bridge.env"));
     const pc = url("Partner Center");
-    const dv = env.DATAVERSE_URL as string;
-    // The sandbox's Entra ID: a token for the Dataverse emulator, as the bridge's app registration.
-    const token = (await (
-      await fetch(`${env.ENTRA_LOGIN_URL as string}/${env.DATAVERSE_TENANT_ID as string}/oauth2/v2.0/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "client_credentials", client_id: env.DATAVERSE_CLIENT_ID as string, client_secret: env.DATAVERSE_CLIENT_SECRET as string, scope: `${dv}/.default` }).toString(),
-      })
-    ).json()) as { access_token: string };
-    const api = (method: string, p: string, body?: unknown) =>
-      fetch(`${dv}/api/data/v9.2${p}`, { method, headers: { authorization: `Bearer ${token.access_token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const api = await dataverseApi();
     const account = /\(([0-9a-f-]{36})\)/.exec((await api("POST", "/accounts", { name: "Start Ltd", address1_country: "US" })).headers.get("odata-entityid") ?? "")?.[1];
     const res = await api("POST", "/opportunities", {
       name: "From npm start",
@@ -118,4 +157,13 @@ describe("npm start", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
   }, 30_000);
+});
+
+describe("the sandbox on the imported solution", () => {
+  it("says to build first when the solution package is missing", async () => {
+    const missing = path.join(os.tmpdir(), `cosell-no-such-${process.pid}`, path.basename(MANAGED_SOLUTION_ZIP));
+    await expect(startSandbox({ ports: { identity: 0, partnerCenter: 0, dataverse: 0 }, schema: "solution", solutionZip: missing })).rejects.toThrow(
+      /is missing: run npm run build first/,
+    );
+  });
 });
