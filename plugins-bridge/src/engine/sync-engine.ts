@@ -385,6 +385,12 @@ export class SyncEngine {
         try {
           referralAfter = await pc.patch(referral, result.toPartnerCenter, ctx.correlationId);
           pcWrites++;
+          // Partner Center holds our change now: keep what both sides agree on before Dynamics 365 is
+          // written. Should that write (or anything after it) fail, the retry must not take our own
+          // change for an edit made in Partner Center: that would be a conflict where there is none,
+          // and the policy could settle it against a real edit made there in the meantime.
+          base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), snapshotFromRecord(crm, mapping));
+          link = await store.saveLink({ ...link, base, pcETag: referralAfter.eTag ?? null, expectedVersion: link.version });
         } catch (err) {
           if (err instanceof ConcurrencyError) continue; // changed since read: read again, merge again
           if (!(err instanceof ValidationError)) throw err;
