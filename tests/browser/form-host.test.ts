@@ -5,14 +5,12 @@
  * read-only. Screenshots of the main states go to test-artifacts/pcf/.
  *
  * The full loop through the bridge (save → bridge → referral in the Partner Center emulator → ✔)
- * is tests/browser's end-to-end scenario, wired by the lead; here the bridge's writes are made by
- * an admin through the Web API, exactly as the bridge would make them.
+ * is cosell-loop.test.ts; here the bridge's writes are made by an admin through the Web API,
+ * exactly as the bridge would make them.
  */
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import {
   LeadColumn,
   OpportunityColumn,
@@ -26,35 +24,11 @@ import {
 } from "@cosell/contract";
 import { SANDBOX_ADMIN, SANDBOX_SELLER, TokenService, startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox";
 import { formHostUrl, mountFormHost, type FormHostLinkOptions } from "../../sandbox/src/form-host";
+import { REPO, describeWithChromium, ensureBundle, launchChromium } from "./chromium";
 
-const REPO = path.resolve(__dirname, "../..");
-const PCF = path.join(REPO, "pcf");
-const BUNDLE = path.join(PCF, "out/controls/PartnerCenterSection/bundle.js");
 const ARTIFACTS = path.join(REPO, "test-artifacts/pcf");
-const CHROMIUM = "/usr/bin/chromium";
 
-/** Newest modification time under a folder (the control's sources), ignoring generated files. */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === "generated" || entry.name === "node_modules") continue;
-    const full = path.join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(full) : fs.statSync(full).mtimeMs);
-  }
-  return latest;
-}
-
-/** Builds the control when its bundle is missing or older than its sources (takes a minute here). */
-async function ensureBundle(): Promise<void> {
-  const sources = Math.max(newest(path.join(PCF, "PartnerCenterSection")), newest(path.join(REPO, "contract/src")));
-  if (fs.existsSync(BUNDLE) && fs.statSync(BUNDLE).mtimeMs >= sources) return;
-  await promisify(execFile)("npm", ["run", "build", "-w", "pcf"], { cwd: REPO, timeout: 600_000 });
-}
-
-const describeWithChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
-if (!fs.existsSync(CHROMIUM)) console.warn(`tests/browser/form-host: ${CHROMIUM} not found (apt-get install chromium); skipped.`);
-
-describeWithChromium("the Partner Center section on the sandbox form", () => {
+describeWithChromium("form-host")("the Partner Center section on the sandbox form", () => {
   jest.setTimeout(240_000);
   let tokens: TokenService;
   let dataverse: DataverseEmulator;
@@ -136,10 +110,7 @@ describeWithChromium("the Partner Center section on the sandbox form", () => {
         "admin",
       );
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   }, 900_000);
 
   afterAll(async () => {
