@@ -17,6 +17,7 @@ import * as path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { OpportunityColumn, SOLUTION } from "@cosell/contract";
 import { formHostUrl, mountFormHost } from "@cosell/sandbox";
+import { fluentBundle } from "../../sandbox/src/form-host";
 import { coSellReferral, startE2E, waitFor, type E2E } from "../e2e/harness";
 import { REPO, describeWithChromium, ensureBundle, launchChromium } from "./chromium";
 
@@ -50,6 +51,20 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
     await page.locator("main").screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
   }
 
+  /** Runs a scenario on the page of an opportunity; a failure leaves `<name>-failed.png` and the page's state. */
+  async function onForm(opportunityId: string, name: string, scenario: (page: Page) => Promise<void>): Promise<void> {
+    const page = await open(opportunityId);
+    try {
+      await scenario(page);
+    } catch (err) {
+      await page.screenshot({ path: path.join(ARTIFACTS, `${name}-failed.png`), fullPage: true }).catch(() => undefined);
+      const state = await page.evaluate("JSON.stringify(window.formHost)").catch(() => "unknown");
+      throw new Error(`${(err as Error).message}\n(page state: ${String(state)}; screenshot ${name}-failed.png)`, { cause: err });
+    } finally {
+      await page.close();
+    }
+  }
+
   /** Save, as on a form; the row is checked by the caller (a poll may re-read it meanwhile). */
   async function save(page: Page): Promise<void> {
     await page.getByRole("button", { name: "Save" }).click();
@@ -58,6 +73,8 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
 
   beforeAll(async () => {
     await ensureBundle();
+    // Fluent UI is bundled on the page's first request; do it now, outside any page's time limit.
+    await fluentBundle();
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     // The page asks for its seller token only once everything is up.
     const live: { e?: E2E } = {};
@@ -96,8 +113,7 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
 
   test("sync on, a solution picked, Save: the referral reaches Partner Center and the control shows ✔", async () => {
     const { opportunityId } = await world().sandbox.seedDraftOpportunity("Contoso Pharmaceuticals ERP rollout");
-    const page = await open(opportunityId);
-    try {
+    await onForm(opportunityId, "sync-on", async (page) => {
       await shot(page, "1-draft");
 
       await page.getByRole("switch", { name: "Sync with Partner Center" }).check();
@@ -120,9 +136,7 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
       const row = await world().opportunity(opportunityId);
       expect(row[OpportunityColumn.referralId]).toBe(referral.id);
       await shot(page, "3-synced");
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   test("an incoming referral pending in the control: Accept, Save, and Partner Center has it Active/Accepted", async () => {
@@ -130,8 +144,7 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
     const opportunity = await waitFor(() => world().findOpportunityByReferral(referralId), "the opportunity for the incoming referral", ACROSS_MS);
     // Until the bridge has finished with the new record, a save could race its last write.
     await world().settle(ACROSS_MS);
-    const page = await open(opportunity.opportunityid);
-    try {
+    await onForm(opportunity.opportunityid, "accept", async (page) => {
       await page.getByText("Microsoft sent you this referral").waitFor();
       await page.getByText("New · Pending").waitFor();
       await shot(page, "4-incoming-pending");
@@ -156,8 +169,6 @@ describeWithChromium("cosell-loop")("the co-sell loop in a browser: control → 
       expect(row[OpportunityColumn.referralStatus]).toBe("Active");
       expect(row[OpportunityColumn.referralAction] ?? null).toBeNull();
       await shot(page, "6-accepted");
-    } finally {
-      await page.close();
-    }
+    });
   });
 });
