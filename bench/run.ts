@@ -10,6 +10,7 @@
  *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (bench/profiles/)
  *   npm run bench -- --referrals=3000   another backfill size (experiments; the figure's target is for 10,000)
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -49,6 +50,20 @@ function parseArgs(argv: readonly string[]): z.infer<typeof Args> {
   });
 }
 
+/** The commit measured, and the parts of the tree that differed from it (others' work in progress). */
+function revision(): { commit: string; modified: string[] } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: path.join(__dirname, ".."), encoding: "utf8" }).trim();
+    const status = execFileSync("git", ["status", "--porcelain", "--", "plugins-bridge/src", "sandbox/src", "contract/src", "pcf", "webresources/src"], {
+      cwd: path.join(__dirname, ".."),
+      encoding: "utf8",
+    });
+    return { commit, modified: status.split("\n").filter(Boolean).map((l) => l.slice(3)) };
+  } catch {
+    return { commit: "unknown", modified: [] };
+  }
+}
+
 function machine() {
   const cpus = os.cpus();
   return {
@@ -71,6 +86,7 @@ async function main(): Promise<void> {
   const ctx: RunContext = { workDir, log: (line) => process.stdout.write(`${line}\n`), ...(profileDir ? { profileDir } : {}) };
   const startedAt = new Date();
   const info = machine();
+  const rev = revision();
   ctx.log(`cosell bench (${args.quick ? "quick" : "full"}) on ${info.cpus} × ${info.cpuModel}, load ${info.loadAverageAtStart.join(" ")}; work dir ${workDir}`);
 
   const figures: Figure[] = [];
@@ -104,6 +120,7 @@ async function main(): Promise<void> {
     mode: args.quick ? "quick" : "full",
     startedAt: startedAt.toISOString(),
     durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    revision: { atStart: rev, atEnd: revision() },
     machine: { ...info, loadAverage1mDuringRun: { min: Math.min(...loads.map((l) => l[0] ?? 0)), max: Math.max(...loads.map((l) => l[0] ?? 0)) } },
     plan: p,
     stores: args.stores,

@@ -65,6 +65,8 @@ export class BridgeProcess {
     const log = fs.openSync(options.logFile, "a");
     const execArgv = ["--require", require.resolve("tsx/cjs")];
     if (options.profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.profileDir}`);
+    // Experiments with V8's settings, e.g. BENCH_BRIDGE_NODE_OPTIONS="--max-old-space-size=128".
+    for (const flag of (process.env.BENCH_BRIDGE_NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)) execArgv.push(flag);
     if (process.env.BENCH_SQL_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "sqltrace.ts"));
     if (process.env.BENCH_PG_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "pgtrace.ts"));
     // Diagnostics: BENCH_HEAP_SNAPSHOT_AFTER_MS=n writes a heap snapshot to /tmp n ms after the start.
