@@ -60,6 +60,8 @@ export const SystemColumn = {
     lastName: "lastname",
     email: "emailaddress1",
     telephone: "telephone1",
+    /** Customer lookup (account or contact): `parentcustomerid_account@odata.bind` to set an account. */
+    parentCustomer: "parentcustomerid",
   },
   systemuser: {
     id: "systemuserid",

@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the three emulators on their usual ports (Entra ID 7073, Partner Center 7071,
- * Dataverse 7072; ENTRA_PORT, PARTNER_CENTER_PORT, DATAVERSE_PORT override), the data contract
- * provisioned, and the environment a bridge needs written to .sandbox-data/bridge.env. No bridge:
+ * Dataverse 7072; ENTRA_PORT, PARTNER_CENTER_PORT, DATAVERSE_PORT override), the managed solution
+ * imported when it has been built (else the data contract provisioned), and the environment a bridge needs written to .sandbox-data/bridge.env. No bridge:
  * run one yourself (`npx cosell-bridge serve` with that environment), or use `npm start`.
  */
 import * as fs from "node:fs";
@@ -20,7 +20,12 @@ function port(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  // The managed solution when it has been built (as `npm start` does), else the contract's columns
+  // provisioned directly: `npm run sandbox` should not need a build to start.
+  const zip = path.resolve(__dirname, "..", "..", "dist", "PartnerCenterCoSell_managed.zip");
+  const schema = fs.existsSync(zip) ? "solution" : "contract";
   const sandbox = await startSandbox({
+    schema,
     ports: {
       identity: port("ENTRA_PORT", DEFAULT_PORTS.identity),
       partnerCenter: port("PARTNER_CENTER_PORT", DEFAULT_PORTS.partnerCenter),
@@ -35,6 +40,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       "Sandbox emulators are running:",
+      schema === "solution"
+        ? "  Dataverse schema  the managed solution from dist/, imported through ImportSolution"
+        : "  Dataverse schema  the data contract provisioned directly (run npm run build to import the real solution instead)",
       `  Entra ID          ${sandbox.urls.identity}`,
       `  Partner Center    ${sandbox.urls.partnerCenter}   (control: /_emulator)`,
       `  Dataverse         ${sandbox.urls.dataverse}/api/data/v9.2/   (control: /_emulator)`,

@@ -369,6 +369,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           [contact.firstName]: "Dana",
           [contact.lastName]: "Buyer",
           [contact.email]: "dana.buyer@contoso-pharma.example",
+          [`${contact.parentCustomer}_account@odata.bind`]: `/${Table.account.entitySetName}(${accountId})`,
         }),
         "draft opportunity's contact",
       );

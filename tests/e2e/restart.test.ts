@@ -53,7 +53,7 @@ describe.each(["sqlite", "postgres"] as StoreKind[])("a restart in the middle of
 
   beforeAll(async () => {
     // Slow Partner Center: each sync takes a while, so the kill lands inside one.
-    sandbox = await startSandbox({ ports: { identity: 0, partnerCenter: 0, dataverse: 0 }, faults: { partnerCenter: { latencyMs: 250 } }, partnerCenterWebhookRetry: { baseDelayMs: 300, maxDelayMs: 2_000 } });
+    sandbox = await startSandbox({ schema: "solution", ports: { identity: 0, partnerCenter: 0, dataverse: 0 }, faults: { partnerCenter: { latencyMs: 250 } }, partnerCenterWebhookRetry: { baseDelayMs: 300, maxDelayMs: 2_000 } });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-restart-"));
     const port = await freePort();
     env = sandbox.bridgeEnvironment({ port, reconcileIntervalSeconds: 0, logLevel: process.env["E2E_CHILD_LOG"] ?? "warn", extra: { BRIDGE_JOB_LEASE_SECONDS: "3", WORKER_CONCURRENCY: "4" } });
