@@ -3,7 +3,7 @@
  * started in this run. Prints progress, a table, and ONE JSON object as the last line (also
  * written to bench/results.json).
  *
- *   npm run bench                       the full run (3 runs of each figure; ~15–20 min on 2 cores)
+ *   npm run bench                       the full run (3 runs of each figure; 34 min on the shared 2-core machine)
  *   npm run bench -- --quick            fewer runs and smaller counts, to try it (~3 min)
  *   npm run bench -- --only=intake,form figures to run: propagation, backfill (with memory), intake, form
  *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
