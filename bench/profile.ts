@@ -1,8 +1,8 @@
 /**
- * A flame summary of a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --profile`):
+ * A flame summary of a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --profile`, which prints where they are):
  * self time by function and by file, and inclusive (self + callees) time by function.
  *
- *   npx tsx bench/profile.ts bench/profiles/CPU.….cpuprofile [top=25]
+ *   npx tsx bench/profile.ts /tmp/cosell-bench-profiles-…/CPU.….cpuprofile [top=25]
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick            fewer runs and smaller counts, to try it (~3 min)
  *   npm run bench -- --only=intake,form figures to run: propagation, backfill (with memory), intake, form
  *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
- *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (bench/profiles/)
+ *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (into a printed /tmp folder)
  *   npm run bench -- --referrals=3000   another backfill size (experiments; the figure's target is for 10,000)
  */
 import { execFileSync } from "node:child_process";
@@ -81,13 +81,14 @@ async function main(): Promise<void> {
   const base: Plan = plan(args.quick);
   const p: Plan = args.referrals ? { ...base, backfill: { ...base.backfill, referrals: args.referrals } } : base;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-bench-"));
-  const profileDir = args.profile ? path.join(__dirname, "profiles") : undefined;
-  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  // Outside the repository (profiles are tens of MB): printed at the start and the end.
+  const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), "cosell-bench-profiles-")) : undefined;
   const ctx: RunContext = { workDir, log: (line) => process.stdout.write(`${line}\n`), ...(profileDir ? { profileDir } : {}) };
   const startedAt = new Date();
   const info = machine();
   const rev = revision();
   ctx.log(`cosell bench (${args.quick ? "quick" : "full"}) on ${info.cpus} × ${info.cpuModel}, load ${info.loadAverageAtStart.join(" ")}; work dir ${workDir}`);
+  if (profileDir) ctx.log(`CPU profiles of the bridge processes: ${profileDir} (npx tsx bench/profile.ts <file>)`);
 
   const figures: Figure[] = [];
   const loads: number[][] = [info.loadAverageAtStart];
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
   };
   ctx.log("");
   ctx.log(table(figures));
+  if (profileDir) ctx.log(`\nCPU profiles: ${profileDir}`);
   ctx.log("");
   fs.writeFileSync(path.join(__dirname, "results.json"), `${JSON.stringify(result, null, 2)}\n`);
   // BENCH_KEEP_WORKDIR=1 keeps the bridge logs (progress lines, warnings) for a look afterwards.
