@@ -31,6 +31,25 @@ describe("bridge configuration", () => {
     expect(c.store).toEqual({ kind: "sqlite", path: "./data/cosell-bridge.sqlite" });
     expect(c.partnerCenter.certificateOrigins).toEqual(["https://3psostorageacct.blob.core.windows.net"]);
     expect(c.jobLeaseMs).toBe(60_000);
+    expect(c.backoff).toEqual({ baseMs: 1_000, maxMs: 900_000 });
+  });
+
+  it.each([
+    ["900", { baseMs: 1_000, maxMs: 900_000 }],
+    ["3", { baseMs: 1_000, maxMs: 3_000 }],
+    ["1", { baseMs: 1_000, maxMs: 1_000 }],
+    ["86400", { baseMs: 1_000, maxMs: 86_400_000 }],
+    [" 60 ", { baseMs: 1_000, maxMs: 60_000 }],
+    ["", { baseMs: 1_000, maxMs: 900_000 }],
+  ])("reads SYNC_BACKOFF_MAX_SECONDS=%p as the retry backoff's ceiling", (value, backoff) => {
+    const c = loadConfig({ ...valid, SYNC_BACKOFF_MAX_SECONDS: value });
+    expect(c.backoff).toEqual(backoff);
+    expect(describeConfig(c)["backoff"]).toEqual(backoff);
+  });
+
+  it.each(["0", "-5", "1.5", "86401", "15m", "abc"])("refuses SYNC_BACKOFF_MAX_SECONDS=%p, naming the variable", (value) => {
+    const found = problems({ ...valid, SYNC_BACKOFF_MAX_SECONDS: value });
+    expect(found).toEqual([`SYNC_BACKOFF_MAX_SECONDS must be a whole number between 1 and 86400, got '${value}'`]);
   });
 
   it("uses PostgreSQL when DATABASE_URL is set, with its schema", () => {

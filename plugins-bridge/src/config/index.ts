@@ -4,6 +4,7 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
+import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -104,6 +105,7 @@ const EnvSchema = z.object({
   MAPPING_FILE: z.string().optional(),
   RECONCILE_INTERVAL_SECONDS: intFromEnv(300, 0, 86_400),
   SYNC_MAX_ATTEMPTS: intFromEnv(8, 1, 100),
+  SYNC_BACKOFF_MAX_SECONDS: intFromEnv(900, 1, 86_400),
   WORKER_CONCURRENCY: intFromEnv(8, 1, 256),
   DATAVERSE_MAX_CONCURRENCY: intFromEnv(16, 1, 52),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -140,6 +142,8 @@ export interface BridgeConfig {
   readonly mappingFile?: string;
   readonly reconcileIntervalSeconds: number;
   readonly maxAttempts: number;
+  /** When a failed sync runs again: exponential backoff with jitter up to SYNC_BACKOFF_MAX_SECONDS. */
+  readonly backoff: BackoffPolicy;
   readonly workerConcurrency: number;
   readonly logLevel: BridgeEnv["LOG_LEVEL"];
 }
@@ -202,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     mappingFile: e.MAPPING_FILE,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxAttempts: e.SYNC_MAX_ATTEMPTS,
+    backoff: backoffPolicy(e.SYNC_BACKOFF_MAX_SECONDS * 1000),
     workerConcurrency: e.WORKER_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
   };
@@ -237,6 +242,7 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
     mappingFile: c.mappingFile ?? "(built-in default)",
     reconcileIntervalSeconds: c.reconcileIntervalSeconds,
     maxAttempts: c.maxAttempts,
+    backoff: c.backoff,
     workerConcurrency: c.workerConcurrency,
     logLevel: c.logLevel,
   };

@@ -136,6 +136,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       concurrency: options.workerConcurrency ?? config.workerConcurrency,
       instanceId: config.instanceId,
       leaseMs: options.leaseMs ?? config.jobLeaseMs,
+      backoff: config.backoff,
       pollMs: options.workerPollMs,
       onResult: (r) => {
         metrics.observe(r);

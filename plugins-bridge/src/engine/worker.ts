@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { AuthError, NotFoundError, ThrottledError, ValidationError } from "../http/errors";
-import { LeaseLostError, LinkConflictError, nextRunAt, type Job, type Store } from "../store";
+import { LeaseLostError, LinkConflictError, nextRunAt, type BackoffPolicy, type Job, type Store } from "../store";
 import type { SyncEngine, SyncOutcome, SyncReport } from "./sync-engine";
 
 /** What a job's payload may carry: how many times the work was forwarded (loops stop at MAX_HOPS). */
@@ -45,6 +45,8 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   readonly reapEveryMs?: number;
   readonly onResult?: (result: JobResult) => void;
+  /** Backoff of failed syncs (config.backoff, from SYNC_BACKOFF_MAX_SECONDS); DEFAULT_BACKOFF when absent. */
+  readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
 }
 
@@ -219,7 +221,7 @@ export class Worker {
         return { kind: "dead-letter", reason };
       }
       const retryAfterMs = err instanceof ThrottledError ? err.retryAfterMs : undefined;
-      const runAt = nextRunAt(new Date(), job.attempts, { retryAfterMs, random: this.o.random });
+      const runAt = nextRunAt(new Date(), job.attempts, { retryAfterMs, random: this.o.random, policy: this.o.backoff });
       const r = await store.retryLater(job.id, { error: reason, runAt, workerId });
       if (r.state === "dead") {
         log.error({ err, attempts: job.attempts }, "sync failed too often: dead letter");

@@ -82,6 +82,7 @@ export async function backfill(rt: BridgeRuntime, options: BackfillOptions = {})
     concurrency: options.concurrency ?? Math.max(rt.config.workerConcurrency, rt.config.dataverse.maxConcurrency),
     instanceId: `${rt.config.instanceId}-backfill`,
     pollMs: 100,
+    backoff: rt.config.backoff,
     onResult,
   });
   let listed = 0;

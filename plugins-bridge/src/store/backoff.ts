@@ -10,7 +10,15 @@ export interface BackoffPolicy {
   readonly maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 15 * 60_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ baseMs: 1_000, maxMs: 15 * 60_000 });
+
+/**
+ * The policy for a ceiling of `maxMs` (SYNC_BACKOFF_MAX_SECONDS): the default base, lowered to the
+ * ceiling when the ceiling is below it.
+ */
+export function backoffPolicy(maxMs: number): BackoffPolicy {
+  return { baseMs: Math.min(DEFAULT_BACKOFF.baseMs, maxMs), maxMs };
+}
 
 /**
  * Delay after the `attempts`-th failed attempt (1 = the first failure).
