@@ -278,7 +278,11 @@ describe("terminal referrals are read-only", () => {
   it("sends nothing and says so once", () => {
     const result = run(won, edited, wonBase);
     expect(result.toPartnerCenter).toEqual([]);
-    expect(result.partnerCenterSkipped).toEqual({ reason: "read-only", fields: ["Deal value", "Description"] });
+    expect(result.partnerCenterSkipped).toEqual({
+      reason: "read-only",
+      fields: ["Deal value", "Description"],
+      message: "The referral is Closed/Won in Partner Center and can no longer be changed; kept in Dynamics 365 only: Deal value, Description.",
+    });
     expect(result.audit).toEqual([
       {
         at: NOW.toISOString(),
@@ -352,8 +356,18 @@ describe("the seller's accept / decline request", () => {
     expect(echo(result, incoming, crm).nothingToDo).toBe(true);
   });
 
+  it.each<[string, Referral, number, string]>([
+    ["accepting an accepted referral", referral(), ReferralAction.Accept, "Referral accepted in Partner Center."],
+    ["declining a declined referral (an earlier attempt did it)", referral({ status: "Closed", substatus: "Declined" }), ReferralAction.Decline, "Referral declined in Partner Center."],
+  ])("%s: clears the request, sends nothing, and reports it done rather than refused", (_name, pc, action, message) => {
+    const result = run(pc, recordSet({ recordColumns: { [OpportunityColumn.referralAction]: action } }));
+    expect(result.toPartnerCenter).toEqual([]);
+    expect(result.toDataverse.record[OpportunityColumn.referralAction]).toBeNull();
+    expect(result.audit).toEqual(expect.arrayContaining([{ at: NOW.toISOString(), direction: "CRM→PC", outcome: "ok", message }]));
+    expect(result.audit.filter((a) => a.outcome === "skipped" && /already/.test(a.message))).toEqual([]);
+  });
+
   it.each<[string, Referral, number, RegExp]>([
-    ["accepting an accepted referral", referral(), ReferralAction.Accept, /already Active\/Accepted/],
     ["accepting an expired referral", referral({ status: "Closed", substatus: "Expired" }), ReferralAction.Accept, /Closed\/Expired in Partner Center and can no longer be changed, so it cannot be accepted/],
     ["an unknown action", referral(), 174209999, /Unknown referral action/],
   ])("%s: clears the request and says why nothing was sent", (_name, pc, action, message) => {

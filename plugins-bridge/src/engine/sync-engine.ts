@@ -25,7 +25,8 @@ import { ConcurrencyError, ValidationError } from "../http/errors";
 import { lookupValueProperty, LeadState, SystemColumn, type DataverseValues } from "../dataverse/model";
 import type { Mapping } from "../mapping";
 import { fieldsForLink } from "../mapping";
-import { canonicalJson, type JsonValue } from "../mapping/json";
+import { canonicalJson, isJsonObject, jsonEquals, type JsonValue } from "../mapping/json";
+import { applyOps } from "../mapping/pointer";
 import { transitionOps } from "../mapping/transforms";
 import type { Referral } from "../partner-center/model";
 import type { Link, Store } from "../store";
@@ -107,6 +108,48 @@ export function agreedBase(base: Snapshot | undefined, pc: Snapshot, crm: Snapsh
   for (const key of Object.keys(pc)) {
     const value = pc[key] as JsonValue;
     if (key in crm && canonicalJson(value) === canonicalJson(crm[key] as JsonValue)) out[key] = value;
+  }
+  return out;
+}
+
+/** Base-snapshot key of the Partner Center write in flight (saved before the PATCH, gone with the next base). */
+export const PENDING_KEY = "#pending";
+
+/** One field of a Partner Center write in flight: what Partner Center showed before it, and will show after. */
+export interface PendingWrite {
+  readonly before: JsonValue;
+  readonly after: JsonValue;
+}
+
+/** The fields a PATCH changes, as `before`/`after` snapshot values. */
+export function pendingWrites(before: Snapshot, after: Snapshot): Record<string, PendingWrite> {
+  const out: Record<string, PendingWrite> = {};
+  for (const key of Object.keys(after)) {
+    const was = before[key] ?? null;
+    const will = after[key] ?? null;
+    if (!jsonEquals(was, will)) out[key] = { before: was, after: will };
+  }
+  return out;
+}
+
+/**
+ * A base saved with a Partner Center write in flight (the bridge stopped before it knew the
+ * outcome): per field, where Partner Center still shows the value from before the write, the write
+ * did not land and the base stays; anywhere else it landed — Partner Center shows our value, or a
+ * later one someone set there after we read it — and our value becomes the base, so a later edit
+ * in Partner Center is seen as one rather than as a conflict with our own write.
+ */
+export function settlePending(base: Snapshot, pc: Snapshot): Snapshot {
+  const { [PENDING_KEY]: raw, ...out } = base;
+  if (!isJsonObject(raw)) return out;
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isJsonObject(value) || !("before" in value) || !("after" in value)) continue;
+    const now = pc[key] ?? null;
+    const before = value.before as JsonValue;
+    const after = value.after as JsonValue;
+    if (jsonEquals(now, before) && !jsonEquals(now, after)) continue;
+    out[key] = after;
+    delete out[holdKey(key)];
   }
   return out;
 }
@@ -300,9 +343,12 @@ export class SyncEngine {
         engagementId: referral.engagementId ?? null,
         entity: kind,
         recordId: id,
-        // From here on Partner Center's values win wherever the new record differs (a value that
-        // could not be copied, an unresolved currency): the follow-up merge copies or holds them.
-        base: snapshotFromRecord(set, mapping),
+        // Just created: from here on Partner Center's values win wherever the new record differs (a
+        // value that could not be copied, an unresolved currency): the follow-up merge copies or holds
+        // them. Found instead (a create whose link a crash kept from being saved): the record may
+        // have been edited since, so it is new to the link, as a qualified lead's opportunity is —
+        // taking it as the base would make a seller's edit (or win) look like ours and undo it.
+        base: created ? snapshotFromRecord(set, mapping) : baseForAttachedRecord(snapshotFromRecord(set, mapping)),
         pcETag: referral.eTag ?? null,
         crmETag: set.etag,
         lastSyncedAt: now,
@@ -357,6 +403,7 @@ export class SyncEngine {
 
       const mapping = await settings.mapping();
       const now = this.now();
+      if (base && PENDING_KEY in base) base = settlePending(base, snapshotFromReferral(side, mapping, link.entity));
       // A link that moved to an opportunity but still holds its lead's base (a crash right after the
       // move): the opportunity is new to the link, as right after a move.
       if (base && link.entity === "opportunity" && !Object.keys(base).some((k) => k.startsWith("opportunity."))) base = baseForAttachedRecord(snapshotFromRecord(crm, mapping));
@@ -382,6 +429,12 @@ export class SyncEngine {
       // 1. Partner Center, with the eTag read above.
       let referralAfter = referral;
       if (result.toPartnerCenter.length > 0) {
+        // Saved before the PATCH: should the bridge stop before it learns the outcome, the next sync
+        // can tell from Partner Center whether the write landed (settlePending).
+        const before = snapshotFromReferral(side, mapping, link.entity);
+        const after = snapshotFromReferral({ referral: applyOps(referral, result.toPartnerCenter), microsoft: side.microsoft ?? null }, mapping, link.entity);
+        const pending = pendingWrites(before, after);
+        if (Object.keys(pending).length > 0) link = await store.saveLink({ ...link, base: { ...(base ?? {}), [PENDING_KEY]: pending }, expectedVersion: link.version });
         try {
           referralAfter = await pc.patch(referral, result.toPartnerCenter, ctx.correlationId);
           pcWrites++;
@@ -449,10 +502,7 @@ export class SyncEngine {
       }
       const reports = reportsFrom(audit);
       const wrote = { partnerCenter: pcWrites, dataverse: dvWrites };
-      if (result.partnerCenterSkipped) {
-        const reason = audit.find((a) => a.outcome === "skipped" && a.direction === "CRM→PC")?.message ?? "The referral is read-only in Partner Center.";
-        return { kind: "dead-letter", reason, reports, wrote };
-      }
+      if (result.partnerCenterSkipped) return { kind: "dead-letter", reason: result.partnerCenterSkipped.message, reports, wrote };
       return { kind: "done", reports, wrote };
     }
     throw new ConcurrencyError(`link ${link.key} kept changing on both sides during ${this.maxRounds} rounds; trying again later`, {

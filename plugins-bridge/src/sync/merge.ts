@@ -57,7 +57,7 @@ export interface MergeResult {
   /** JSON Patch for the referral: field changes first, status transitions last. */
   readonly toPartnerCenter: JsonPatchOp[];
   /** Set when the referral is terminal and changes meant for it were not sent. */
-  readonly partnerCenterSkipped: { readonly reason: "read-only"; readonly fields: readonly string[] } | undefined;
+  readonly partnerCenterSkipped: { readonly reason: "read-only"; readonly fields: readonly string[]; readonly message: string } | undefined;
   readonly toDataverse: DataverseWrites;
   readonly newBase: Snapshot;
   readonly conflicts: readonly FieldConflict[];
@@ -163,8 +163,12 @@ export function merge(
         working = applyOps(working, result.value);
         const why = decline && typeof reason === "string" && reason.trim() ? ` (${reason.trim()})` : "";
         audit.push({ at, direction: "CRM→PC", outcome: "ok", message: accept ? "Referral accepted." : `Referral declined${why}.` });
+      } else if (plan.kind === "already") {
+        // Partner Center shows what the seller asked for: done (typically by an earlier attempt of
+        // this sync whose clean-up in Dynamics 365 failed). Nothing refused, nothing to retry.
+        audit.push({ at, direction: "CRM→PC", outcome: "ok", message: accept ? "Referral accepted in Partner Center." : "Referral declined in Partner Center." });
       } else {
-        const message = result.ok ? (plan.kind === "already" ? plan.message : "Nothing to do.") : result.reason;
+        const message = result.ok ? "Nothing to do." : result.reason;
         audit.push({ at, direction: "CRM→PC", outcome: "skipped", message });
       }
     }
@@ -319,14 +323,11 @@ export function merge(
     Object.assign(newBase, activity.snapshot);
   }
 
-  if (readOnlySkipped.length > 0) {
-    audit.push({
-      at,
-      direction: "CRM→PC",
-      outcome: "skipped",
-      message: `The referral is ${original.status ?? ""}/${original.substatus ?? ""} in Partner Center and can no longer be changed; kept in Dynamics 365 only: ${listLabels(readOnlySkipped)}.`,
-    });
-  }
+  const readOnlyMessage =
+    readOnlySkipped.length > 0
+      ? `The referral is ${original.status ?? ""}/${original.substatus ?? ""} in Partner Center and can no longer be changed; kept in Dynamics 365 only: ${listLabels(readOnlySkipped)}.`
+      : undefined;
+  if (readOnlyMessage) audit.push({ at, direction: "CRM→PC", outcome: "skipped", message: readOnlyMessage });
   if (copiedToCrm.length > 0) {
     audit.unshift({ at, direction: "PC→CRM", outcome: "ok", message: `Updated from Partner Center: ${listLabels(copiedToCrm)}.` });
   }
@@ -342,7 +343,7 @@ export function merge(
     Object.keys(writes.contact).length > 0;
   return {
     toPartnerCenter: toPartnerCenterOps,
-    partnerCenterSkipped: readOnlySkipped.length > 0 ? { reason: "read-only", fields: readOnlySkipped } : undefined,
+    partnerCenterSkipped: readOnlyMessage ? { reason: "read-only", fields: readOnlySkipped, message: readOnlyMessage } : undefined,
     toDataverse: writes,
     newBase,
     conflicts,
