@@ -21,7 +21,7 @@ describe("regressions found by the chaos run (SQLite)", () => {
   const tag = () => `r${Date.now().toString(36)}${tags++}`;
 
   beforeAll(async () => {
-    world = await World.start({ name: "regressions", store: "sqlite", env: { BRIDGE_JOB_LEASE_SECONDS: "3", COSELL_TEST_BACKOFF_MAX_MS: "2000" } });
+    world = await World.start({ name: "regressions", store: "sqlite", env: { BRIDGE_JOB_LEASE_SECONDS: "3", SYNC_BACKOFF_MAX_SECONDS: "2" } });
     dataverse = faultSwitch(world.sandbox.dataverse.faults);
     await world.connect();
     bridge = world.instance("bridge");

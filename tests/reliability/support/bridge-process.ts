@@ -1,7 +1,9 @@
 /**
- * The bridge as a child process, the way it runs in production: `cosell-bridge serve` (through
- * bridge-entry.ts) with its configuration in the environment. Every line it writes (pino JSON on
- * stdout, anything on stderr) is appended to a log file, which the secret scan reads afterwards.
+ * The bridge as a child process, the way it runs in production: `cosell-bridge serve` (its
+ * sources, src/cli/main.ts, through tsx as bin/cosell-bridge.js runs them) with its configuration
+ * in the environment and nothing else: every knob a test turns is one of the bridge's variables.
+ * Every line it writes (pino JSON on stdout, anything on stderr) is appended to a log file, which
+ * the secret scan reads afterwards.
  * `kill()` sends SIGKILL: no shutdown hook runs, exactly like a crash or an OOM kill.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -10,8 +12,8 @@ import * as path from "node:path";
 import { waitFor } from "./wait";
 
 const TSX_CJS = require.resolve("tsx/cjs");
-export const BRIDGE_ENTRY = path.resolve(__dirname, "bridge-entry.ts");
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
+export const BRIDGE_ENTRY = path.join(REPO_ROOT, "plugins-bridge", "src", "cli", "main.ts");
 
 export interface CliResult {
   readonly code: number | null;

@@ -60,7 +60,7 @@ export const CHAOS_BRIDGE_ENV: Record<string, string> = {
   BRIDGE_JOB_LEASE_SECONDS: "4",
   SYNC_MAX_ATTEMPTS: "100",
   WORKER_CONCURRENCY: "8",
-  COSELL_TEST_BACKOFF_MAX_MS: "3000",
+  SYNC_BACKOFF_MAX_SECONDS: "3",
 };
 
 export interface ChaosOptions {
