@@ -4,6 +4,10 @@
  * or as a child process for the restart test), real HTTP, a real store (SQLite file or a PostgreSQL
  * schema of its own). Helpers act as the people involved: a seller in Dynamics 365, Microsoft in
  * Partner Center. Nothing here sleeps for a fixed time: `waitFor` polls for a condition.
+ * Every line the bridge logs is kept (`logLines`) and, when the harness closes, scanned for every
+ * secret in use (tests/reliability/support/secrets.ts): the configured ones and every token the
+ * Entra emulator issued to the bridge. A leak fails the suite's afterAll, naming the secret and the
+ * line, never showing the secret.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,6 +23,7 @@ import { createLogger } from "@cosell/bridge/src/observability/logger";
 import type { StoreConfig } from "@cosell/bridge/src/store";
 import type { JobResult } from "@cosell/bridge/src/engine/worker";
 import type { Referral } from "@cosell/sandbox/src/partner-center";
+import { expectNoSecrets, witnessSecrets, type SecretWitness } from "../reliability/support/secrets";
 
 export const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 export type StoreKind = "sqlite" | "postgres";
@@ -80,7 +85,10 @@ export interface E2E {
   readonly sandbox: Sandbox;
   readonly bridge: RunningBridge;
   readonly config: BridgeConfig;
+  /** Every line the bridge logged (pino JSON, one entry per line, without its newline). */
   readonly logLines: string[];
+  /** The secrets in use (configured, and every token issued to the bridge): `close()` scans `logLines` for them. */
+  readonly witness: SecretWitness;
   /** Every job the bridge's worker finished, in order (with when it finished). */
   readonly results: Array<JobResult & { readonly at: Date }>;
   readonly storeConfig: StoreConfig;
@@ -113,6 +121,7 @@ export interface E2E {
   microsoftResponse(id: string, decision: "accept" | "decline", extra?: Record<string, unknown>): Promise<void>;
   microsoftPatch(id: string, ops: unknown[]): Promise<void>;
   expire(id: string): Promise<void>;
+  /** Stops everything, then scans every line the bridge logged for secrets (throws when one is found). */
   close(): Promise<void>;
 }
 
@@ -158,6 +167,8 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
   let storeConfig: StoreConfig;
   let drop: (() => Promise<void>) | undefined;
   const env = sandbox.bridgeEnvironment({ port: 0, logLevel: process.env["E2E_LOG_LEVEL"] ?? "info", reconcileIntervalSeconds: 0, extra: options.env });
+  // Before the bridge first signs in: from here on every token issued to its client is a secret too.
+  const witness = witnessSecrets(sandbox, env);
   if (options.store === "postgres") {
     const s = await pgSchema();
     drop = s.drop;
@@ -171,10 +182,13 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
   }
   const config = loadConfig(env);
   const logLines: string[] = [];
+  let partial = "";
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
       const text = chunk.toString("utf8");
-      logLines.push(text);
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      logLines.push(...lines);
       if (process.env["E2E_LOG"]) process.stdout.write(text);
       done();
     },
@@ -209,6 +223,7 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
     bridge,
     config,
     logLines,
+    witness,
     results,
     storeConfig,
     async admin(method, path) {
@@ -319,6 +334,16 @@ export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?
       await sandbox.close().catch(() => undefined);
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
       if (drop) await drop().catch(() => undefined);
+      // Everything the bridge wrote during the suite, now that it has stopped.
+      if (partial !== "") logLines.push(partial);
+      partial = "";
+      const lines = logLines.filter((l) => l.trim() !== "");
+      try {
+        expectNoSecrets(lines, witness);
+      } catch (err) {
+        throw new Error(`the bridge's log (${options.store}) leaked a secret: ${(err as Error).message}`, { cause: err });
+      }
+      console.log(`secret scan (${options.store}): ${lines.length} log lines, ${witness.size} secrets (${witness.tokensIssued} tokens issued to the bridge), 0 found`);
     },
     ...(drop ? { schemaDrop: drop } : {}),
   };

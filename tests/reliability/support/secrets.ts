@@ -121,7 +121,10 @@ function needles(value: string): string[] {
 export function findSecrets(text: string | readonly string[], secrets: readonly Secret[]): SecretLeak[] {
   const lines = typeof text === "string" ? text.split("\n") : text.flatMap((t) => t.split("\n"));
   const search = secrets.flatMap((s) => needles(s.value).map((n) => ({ name: s.name, needle: n })));
-  const mask = (line: string) => search.reduce((l, s) => l.split(s.needle).join(`[${s.name}]`), line);
+  // A needle is masked together with whatever token characters follow it, so the excerpt of a
+  // cut-off or prefixed secret shows none of its remaining characters either.
+  const maskers = search.map((s) => ({ name: s.name, pattern: new RegExp(`${escapeRegExp(s.needle)}[A-Za-z0-9._~+/=-]*`, "g") }));
+  const mask = (line: string) => maskers.reduce((l, m) => l.replace(m.pattern, `[${m.name}]`), line);
   const leaks: SecretLeak[] = [];
   lines.forEach((line, i) => {
     for (const s of search) {
@@ -132,6 +135,10 @@ export function findSecrets(text: string | readonly string[], secrets: readonly 
     }
   });
   return leaks;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Jest assertion: no secret of `witness` appears in `text`; the failure names the secret, never shows it. */
