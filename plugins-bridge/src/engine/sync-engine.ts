@@ -180,6 +180,37 @@ export function baseForAttachedRecord(crm: Snapshot): Snapshot {
   return base;
 }
 
+/** Store entry (a named value, like the reconcile cursors) naming the referral version a record is being created from. */
+export function createIntentName(referralId: string): string {
+  return `create-intent:${referralId}`;
+}
+
+function createIntentETag(raw: string | undefined): string | null | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return isJsonObject(parsed) && (typeof parsed.eTag === "string" || parsed.eTag === null) ? parsed.eTag : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The base of a record an earlier attempt created but could not link (the bridge stopped in
+ * between): it may have been edited since, so it is new to the link (baseForAttachedRecord). When
+ * Partner Center has not changed since the create (`referralUnchanged`: same eTag), the fields the
+ * create copied are known to have started from Partner Center's values: those are the base, and a
+ * seller's edit of them since is an edit, not a conflict.
+ */
+export function baseForFoundRecord(mapping: Mapping, kind: RecordKind, created: Record<string, unknown>, pc: Snapshot, crm: Snapshot, referralUnchanged: boolean): Snapshot {
+  const base = baseForAttachedRecord(crm);
+  if (!referralUnchanged) return base;
+  for (const f of fieldsForLink(mapping, kind)) {
+    if (f.onUpdate && f.kind === kind && f.dataverse in created && f.id in pc) base[f.id] = pc[f.id] as JsonValue;
+  }
+  return base;
+}
+
 export class SyncEngine {
   private readonly now: () => Date;
   private readonly maxRounds: number;
@@ -328,6 +359,12 @@ export class SyncEngine {
 
     const account = accountId ? { id: accountId } : plan.account?.match.name ? { values: plan.account.values } : undefined;
     const contact = contactId ? { id: contactId } : plan.contact ? { values: plan.contact.values } : undefined;
+    // Which referral version the record is made from, kept until the link is: should the bridge stop
+    // between the create and the link, the retry finds the record and needs to know whether Partner
+    // Center changed since (baseForFoundRecord).
+    const intentName = createIntentName(referral.id);
+    const intent = await store.getCursor(intentName);
+    if (intent === undefined) await store.setCursor(intentName, JSON.stringify({ eTag: referral.eTag ?? null }));
     const { id, created, row } = await crm.createWithCustomer(kind, referral.id, body, { ...(account ? { account } : {}), ...(contact ? { contact } : {}) });
     const writes = created ? 1 : 0;
     // The create answered with the new row; the account and contact are read only when the mapping
@@ -348,7 +385,7 @@ export class SyncEngine {
         // them. Found instead (a create whose link a crash kept from being saved): the record may
         // have been edited since, so it is new to the link, as a qualified lead's opportunity is —
         // taking it as the base would make a seller's edit (or win) look like ours and undo it.
-        base: created ? snapshotFromRecord(set, mapping) : baseForAttachedRecord(snapshotFromRecord(set, mapping)),
+        base: created ? snapshotFromRecord(set, mapping) : baseForFoundRecord(mapping, kind, plan.record, snapshotFromReferral(side, mapping, kind), snapshotFromRecord(set, mapping), createIntentETag(intent) === (referral.eTag ?? null)),
         pcETag: referral.eTag ?? null,
         crmETag: set.etag,
         lastSyncedAt: now,
