@@ -20,9 +20,15 @@ import {
   type Store,
   type StoreOptions,
 } from "../src/store";
+import { migrationProvider } from "../src/store/migrations";
 
 const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 const T0 = Date.parse("2026-11-25T10:00:00.000Z");
+/** Every migration, recorded once (the list is the same on both engines). */
+let MIGRATIONS = 0;
+beforeAll(async () => {
+  MIGRATIONS = Object.keys(await migrationProvider("sqlite").getMigrations()).length;
+});
 
 interface Harness {
   readonly name: "sqlite" | "postgres";
@@ -200,7 +206,7 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       await first.close();
       const again = await open();
       const third = await open();
-      expect(await h.migrationCount()).toBe(1);
+      expect(await h.migrationCount()).toBe(MIGRATIONS);
       expect((await again.getLink("link-1"))?.referralId).toBe("ref-1");
       expect((await third.findEvent("dataverse", "op-1"))?.linkKey).toBe("link-1");
     });
@@ -220,7 +226,7 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       const stores = await Promise.all([open(), open(), open()]);
       await Promise.all(stores.map((s, i) => s.setCursor(`c${i}`, String(i))));
       expect(await stores[0]!.getCursor("c2")).toBe("2");
-      expect(await h.migrationCount()).toBe(1);
+      expect(await h.migrationCount()).toBe(MIGRATIONS);
     });
   });
 
@@ -350,6 +356,101 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       for (let l = 0; l < LINKS; l++) expect(order.get(`link-${l}`)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect(await instances[0]!.queueStats()).toMatchObject({ queued: 0, running: 0, dead: 0 });
     }, 60_000);
+
+    it("keeps strict FIFO per link when each completion claims the next job (completeAndClaim)", async () => {
+      const instances = await Promise.all(
+        h.name === "postgres" ? [open(undefined, { poolSize: 5 }), open(undefined, { poolSize: 5 })] : [open(), open(), open()],
+      );
+      const LINKS = 10;
+      const JOBS = 100;
+      await instances[0]!.enqueueMany(
+        Array.from({ length: JOBS }, (_, i) => ({ linkKey: `link-${i % LINKS}`, kind: `step-${i}`, payload: { seq: Math.floor(i / LINKS) } })),
+      );
+      const running = new Set<string>();
+      const order = new Map<string, number[]>();
+      let overlaps = 0;
+      let done = 0;
+      const deadline = Date.now() + 50_000;
+      const claimer = async (store: Store, workerId: string) => {
+        let job: Job | undefined;
+        while (done < JOBS && Date.now() < deadline) {
+          if (!job) job = await store.claimNext(workerId, 60_000);
+          if (!job) {
+            await sleep(2);
+            continue;
+          }
+          if (running.has(job.linkKey)) overlaps++;
+          running.add(job.linkKey);
+          const seen = order.get(job.linkKey) ?? [];
+          seen.push((job.payload as { seq: number }).seq);
+          order.set(job.linkKey, seen);
+          await sleep(Math.random() * 3);
+          running.delete(job.linkKey);
+          const history = [{ linkKey: job.linkKey, direction: "PC→CRM" as const, outcome: "ok" as const, message: `step ${job.kind}`, correlationId: null, at: new Date(T0) }];
+          done++;
+          job = await store.completeAndClaim(job.id, workerId, history, done < JOBS ? { workerId, leaseMs: 60_000 } : null);
+        }
+        if (job) await store.complete(job.id, workerId);
+      };
+      await Promise.all(instances.flatMap((store, i) => Array.from({ length: 4 }, (_, c) => claimer(store, `w${i}.${c}`))));
+
+      expect(done).toBe(JOBS);
+      expect(overlaps).toBe(0);
+      for (let l = 0; l < LINKS; l++) expect(order.get(`link-${l}`)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(await instances[0]!.queueStats()).toMatchObject({ queued: 0, running: 0, dead: 0 });
+      expect(await instances[0]!.recentSyncs(1000)).toHaveLength(JOBS);
+    }, 60_000);
+
+    it("completes with the history and claims the next job in one operation, or does neither when the lease is lost", async () => {
+      const clock = manualClock();
+      const store = await open({ now: clock.now });
+      const first = await store.enqueue({ linkKey: "A", kind: "sync", payload: 1 });
+      const second = await store.enqueue({ linkKey: "A", kind: "accept", payload: 2 });
+      expect((await store.claimNext("w", 1_000))?.id).toBe(first.jobId);
+      const entry = { linkKey: "A", direction: "CRM→PC" as const, outcome: "ok" as const, message: "shared", correlationId: "c-1", at: clock.date() };
+      // The next job of the same link becomes the head as the first is deleted, in the same operation.
+      const next = await store.completeAndClaim(first.jobId, "w", [entry], { workerId: "w", leaseMs: 1_000 });
+      expect(next).toMatchObject({ id: second.jobId, state: "running", lockedBy: "w", attempts: 1 });
+      expect(await store.getJob(first.jobId)).toBeUndefined();
+      expect(await store.recentSyncs()).toEqual([expect.objectContaining({ linkKey: "A", message: "shared", correlationId: "c-1" })]);
+
+      // Lease lost: LeaseLostError, no history, nothing claimed.
+      const third = await store.enqueue({ linkKey: "B", kind: "sync", payload: 3 });
+      clock.advance(1_001);
+      expect(await store.reapExpiredLeases()).toBe(1);
+      expect((await store.claimNext("w2", 1_000))?.id).toBe(second.jobId);
+      await expect(store.completeAndClaim(second.jobId, "w", [{ ...entry, message: "late" }], { workerId: "w", leaseMs: 1_000 })).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      expect(await store.getJob(third.jobId)).toMatchObject({ state: "queued" });
+      expect((await store.recentSyncs()).map((r) => r.message)).toEqual(["shared"]);
+      await expect(store.completeAndClaim(second.jobId, "w2", [], null)).resolves.toBeUndefined();
+      expect(await store.getJob(second.jobId)).toBeUndefined();
+      await expect(store.completeAndClaim(1e9, "w2", [], null)).rejects.toThrow();
+      // A bad history row is refused before anything is written.
+      const job = await store.claimNext("w3", 1_000);
+      await expect(store.completeAndClaim(job!.id, "w3", [{ ...entry, outcome: "nope" as "ok" }], null)).rejects.toBeInstanceOf(TypeError);
+      expect(await store.getJob(job!.id)).toMatchObject({ state: "running" });
+    });
+
+    it("enqueues many in one transaction, merging exactly as enqueue does", async () => {
+      const store = await open();
+      const one = await store.enqueue({ linkKey: "A", kind: "sync", payload: { n: 0 } });
+      const many = await store.enqueueMany([
+        { linkKey: "A", kind: "sync", payload: { n: 1 } },
+        { linkKey: "B", kind: "sync", payload: { n: 2 } },
+        { linkKey: "B", kind: "sync", payload: { n: 3 } },
+      ]);
+      expect(many).toEqual([
+        { jobId: one.jobId, coalesced: true },
+        { jobId: expect.any(Number), coalesced: false },
+        { jobId: many[1]!.jobId, coalesced: true },
+      ]);
+      expect(await store.getJob(one.jobId)).toMatchObject({ payload: { n: 1 }, coalesced: 1 });
+      expect(await store.getJob(many[1]!.jobId)).toMatchObject({ payload: { n: 3 }, coalesced: 1 });
+      expect(await store.enqueueMany([])).toEqual([]);
+      await expect(store.enqueueMany([{ linkKey: "", kind: "sync", payload: {} }])).rejects.toBeInstanceOf(TypeError);
+    });
 
     it("never runs two jobs of one link at once while jobs keep arriving and being retried", async () => {
       const instances = await Promise.all(
@@ -547,7 +648,27 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       expect(await store.findLinkByRecord("lead", "opp-1")).toBeUndefined();
       await expect(store.saveLink(link({ key: "link-2", recordId: "opp-2" }))).rejects.toBeInstanceOf(LinkConflictError);
       await expect(store.saveLink(link({ key: "link-2", referralId: "ref-2" }))).rejects.toBeInstanceOf(LinkConflictError);
+      // The error names the link that holds it, and the message says what.
+      await expect(store.saveLink(link({ key: "link-2", recordId: "opp-2" }))).rejects.toMatchObject({ otherKey: "link-1", message: expect.stringMatching(/referral ref-1/) });
+      await expect(store.saveLink(link({ key: "link-2", referralId: "ref-2" }))).rejects.toMatchObject({ otherKey: "link-1", message: expect.stringMatching(/opportunity opp-1/) });
       expect(await store.getLink("link-2")).toBeUndefined();
+      // An update that would take another link's record is refused the same way, and changes nothing.
+      const second = await store.saveLink(link({ key: "link-2", referralId: "ref-2", recordId: "opp-2" }));
+      await expect(store.saveLink(link({ key: "link-2", referralId: "ref-2", expectedVersion: second.version }))).rejects.toMatchObject({ otherKey: "link-1" });
+      expect(await store.getLink("link-2")).toEqual(second);
+    });
+
+    it("finds the links of many referrals or records in one query", async () => {
+      const store = await open();
+      await store.saveLink(link());
+      await store.saveLink(link({ key: "link-2", referralId: "ref-2", recordId: "rec-2" }));
+      await store.saveLink(link({ key: "link-3", referralId: "ref-3", entity: "lead", recordId: "rec-3" }));
+      const keys = (links: { key: string }[]) => links.map((l) => l.key).sort();
+      expect(keys(await store.findLinksByReferralIds(["ref-2", "ref-3", "ref-none", "ref-2"]))).toEqual(["link-2", "link-3"]);
+      expect(await store.findLinksByReferralIds([])).toEqual([]);
+      expect(keys(await store.findLinksByRecords("opportunity", [link().recordId, "rec-2", "rec-3"]))).toEqual(["link-1", "link-2"]);
+      expect(keys(await store.findLinksByRecords("lead", ["rec-3", "x'); DROP TABLE links; --"]))).toEqual(["link-3"]);
+      expect((await store.findLinksByReferralIds(["ref-1"]))[0]).toEqual(await store.getLink("link-1"));
     });
 
     it("moves a link from a qualified lead to its opportunity, keeping the key", async () => {
@@ -557,6 +678,7 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       await expect(store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-taken", expectedVersion: lead.version })).rejects.toBeInstanceOf(
         LinkConflictError,
       );
+      await expect(store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-taken", expectedVersion: lead.version })).rejects.toMatchObject({ otherKey: "other" });
       const moved = await store.moveLink("ref-L", { entity: "opportunity", recordId: "opp-new", expectedVersion: lead.version });
       expect(moved).toMatchObject({ key: "ref-L", entity: "opportunity", recordId: "opp-new", version: 2, crmETag: null, referralId: "ref-L" });
       expect(await store.findLinkByRecord("lead", "lead-1")).toBeUndefined();

@@ -68,6 +68,15 @@ function clampLimit(limit: number | undefined, fallback: number, max: number): n
   return Math.min(limit, max);
 }
 
+/** SQLSTATE cosell_complete_and_claim raises when the job is not held by the caller (migrations.ts). */
+const NOT_HELD = "CB001";
+
+/** Checked on the way in: one bad row would otherwise break every read of the history. */
+function checkSyncRecord(entry: SyncRecordInput): void {
+  if (!(AUDIT_DIRECTIONS as readonly string[]).includes(entry.direction)) throw new TypeError(`unknown sync direction ${entry.direction}`);
+  if (!(AUDIT_OUTCOMES as readonly string[]).includes(entry.outcome)) throw new TypeError(`unknown sync outcome ${entry.outcome}`);
+}
+
 function requireText(value: string, what: string): void {
   if (typeof value !== "string" || value.length === 0) throw new TypeError(`${what} must be a non-empty string`);
 }
@@ -257,56 +266,57 @@ export class SqlStore implements Store {
     return this.run(() => this.enqueueOp(input.linkKey, input.kind, payload, runAt, now), "auto");
   }
 
+  async enqueueMany(inputs: readonly EnqueueInput[]): Promise<EnqueueResult[]> {
+    if (inputs.length === 0) return [];
+    const now = this.now();
+    const rows = inputs.map((input) => {
+      requireText(input.linkKey, "linkKey");
+      requireText(input.kind, "kind");
+      return { linkKey: input.linkKey, kind: input.kind, payload: encodeJson(input.payload, "job payload"), runAt: input.runAt ? input.runAt.getTime() : now };
+    });
+    // One transaction (one COMMIT, one fsync on PostgreSQL) for the lot; each row merges exactly as
+    // `enqueue` would. A job is visible to claimers only once the page commits, which is at most a
+    // page of listing later than one transaction per row would make it.
+    return this.runRetryingUnique(function* (this: SqlStore) {
+      const out: EnqueueResult[] = [];
+      for (const r of rows) out.push(yield* this.enqueueOp(r.linkKey, r.kind, r.payload, r.runAt, now));
+      return out;
+    }.bind(this), "tx");
+  }
+
   async claimNext(workerId: string, leaseMs: number): Promise<Job | undefined> {
     requireText(workerId, "workerId");
     if (!(leaseMs > 0)) throw new RangeError(`leaseMs must be positive, got ${leaseMs}`);
     const now = this.now();
     const dialect = this.kind;
-    const claim = (id: number) =>
-      stmt(
-        `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ?
-         WHERE id = ? AND state = 'queued' AND ${headOfLink("jobs")}
-         RETURNING *`,
-        workerId,
-        now + leaseMs,
-        now,
-        id,
-      );
-
-    if (!this.pg) {
-      // BEGIN IMMEDIATE: the whole file is locked for writing, so pick-and-mark is atomic.
+    if (this.pg) {
+      // cosell_claim (migrations.ts): the algorithm below, server-side, in one round trip.
       return this.run(function* () {
-        const c = yield stmt(
-          `SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ? AND ${headOfLink("j")} ORDER BY j.id LIMIT 1`,
-          now,
-        );
-        const candidate = c.rows[0];
-        if (!candidate) return undefined;
-        const r = yield claim(num(candidate, "id"));
+        const r = yield stmt("SELECT * FROM cosell_claim(?, ?, ?, ?)", workerId, now, now + leaseMs, CLAIM_CANDIDATES);
         return r.rows[0] ? toJob(dialect, r.rows[0]) : undefined;
-      }, "tx");
+      }, "auto");
     }
+    return this.run(() => this.sqliteClaimOp(workerId, leaseMs, now), "tx");
+  }
 
-    return this.run(function* () {
-      // Candidates, locked and skipped by other claimers. Their snapshot may be older than the
-      // latest commit of another claimer on the same link, so each is re-checked below.
-      const c = yield stmt(
-        `SELECT j.id, j.link_key FROM jobs j
-         WHERE j.state = 'queued' AND j.run_at <= ? AND ${headOfLink("j")}
-         ORDER BY j.id LIMIT ${CLAIM_CANDIDATES} FOR UPDATE OF j SKIP LOCKED`,
-        now,
-      );
-      for (const candidate of c.rows) {
-        // One claimer per link at a time. Once we hold the lock, every earlier claim of this link
-        // has committed, so the next statement's fresh snapshot sees it. Keyed by schema too: stores
-        // in other schemas of the same database never contend.
-        const l = yield stmt("SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext(?)) AS ok", str(candidate, "link_key"));
-        if (l.rows[0]?.["ok"] !== true) continue;
-        const r = yield claim(num(candidate, "id"));
-        if (r.rows[0]) return toJob(dialect, r.rows[0]);
-      }
-      return undefined;
-    }, "tx");
+  /** SQLite, inside BEGIN IMMEDIATE: the whole file is locked for writing, so pick-and-mark is atomic. */
+  private *sqliteClaimOp(workerId: string, leaseMs: number, now: number): Op<Job | undefined> {
+    const c = yield stmt(
+      `SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ? AND ${headOfLink("j")} ORDER BY j.id LIMIT 1`,
+      now,
+    );
+    const candidate = c.rows[0];
+    if (!candidate) return undefined;
+    const r = yield stmt(
+      `UPDATE jobs SET state = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ?
+       WHERE id = ? AND state = 'queued' AND ${headOfLink("jobs")}
+       RETURNING *`,
+      workerId,
+      now + leaseMs,
+      now,
+      num(candidate, "id"),
+    );
+    return r.rows[0] ? toJob(this.kind, r.rows[0]) : undefined;
   }
 
   /** Reads a job for a state change, locking its row on PostgreSQL. */
@@ -362,7 +372,69 @@ export class SqlStore implements Store {
   }
 
   async complete(jobId: number, workerId?: string): Promise<void> {
+    if (this.pg) {
+      // One statement instead of BEGIN, SELECT … FOR UPDATE, DELETE, COMMIT; only when it deletes
+      // nothing does the full operation run, to throw the right error.
+      const r = await this.run(function* (): Op<StmtResult> {
+        return yield workerId === undefined
+          ? stmt("DELETE FROM jobs WHERE id = ? AND state = 'running'", jobId)
+          : stmt("DELETE FROM jobs WHERE id = ? AND state = 'running' AND locked_by = ?", jobId, workerId);
+      }, "auto");
+      if (r.changes > 0) return;
+    }
     await this.run(() => this.completeOp(jobId, workerId), "tx");
+  }
+
+  async completeAndClaim(
+    jobId: number,
+    workerId: string,
+    history: readonly SyncRecordInput[],
+    next: { readonly workerId: string; readonly leaseMs: number } | null,
+  ): Promise<Job | undefined> {
+    requireText(workerId, "workerId");
+    if (next) {
+      requireText(next.workerId, "workerId");
+      if (!(next.leaseMs > 0)) throw new RangeError(`leaseMs must be positive, got ${next.leaseMs}`);
+    }
+    history.forEach(checkSyncRecord);
+    const now = this.now();
+    const dialect = this.kind;
+    if (this.pg) {
+      const rows = history.map((h) => ({
+        link_key: h.linkKey,
+        direction: h.direction,
+        outcome: h.outcome,
+        message: h.message,
+        correlation_id: h.correlationId,
+        at: h.at.getTime(),
+      }));
+      try {
+        return await this.run(function* () {
+          const r = yield stmt(
+            "SELECT * FROM cosell_complete_and_claim(?, ?, CAST(? AS jsonb), ?, ?, ?, ?)",
+            jobId,
+            workerId,
+            JSON.stringify(rows),
+            next?.workerId ?? null,
+            now,
+            next ? now + next.leaseMs : null,
+            CLAIM_CANDIDATES,
+          );
+          return r.rows[0] ? toJob(dialect, r.rows[0]) : undefined;
+        }, "auto");
+      } catch (err) {
+        if ((err as { code?: unknown } | null)?.code !== NOT_HELD) throw err;
+        // Not held (any more): nothing was written or claimed; the ordinary complete says why.
+        await this.complete(jobId, workerId);
+        for (const h of history) await this.recordSync(h);
+        return next ? this.claimNext(next.workerId, next.leaseMs) : undefined;
+      }
+    }
+    return this.run(function* (this: SqlStore) {
+      yield* this.completeOp(jobId, workerId);
+      for (const h of history) yield SqlStore.syncLogStmt(h);
+      return next ? yield* this.sqliteClaimOp(next.workerId, next.leaseMs, now) : undefined;
+    }.bind(this), "tx");
   }
 
   private *completeOp(jobId: number, workerId: string | undefined): Op<void> {
@@ -515,6 +587,31 @@ export class SqlStore implements Store {
     return this.findLink("entity = ? AND record_id = ?", entity, recordId);
   }
 
+  /**
+   * The links among `values` of one column, in one query: the values go as one JSON array, so the
+   * statement's text (and its prepared plan) is the same whatever their number.
+   */
+  private findLinksIn(column: "referral_id" | "record_id", values: readonly string[], entity?: LinkEntity): Promise<Link[]> {
+    if (values.length === 0) return Promise.resolve([]);
+    const dialect = this.kind;
+    const list = this.pg ? "SELECT jsonb_array_elements_text(CAST(? AS jsonb))" : "SELECT value FROM json_each(?)";
+    const where = `${column} IN (${list})${entity === undefined ? "" : " AND entity = ?"}`;
+    const params: string[] = [JSON.stringify(values)];
+    if (entity !== undefined) params.push(entity);
+    return this.run(function* () {
+      const r = yield stmt(`SELECT ${LINK_COLUMNS} FROM links WHERE ${where}`, ...params);
+      return r.rows.map((row) => toLink(dialect, row));
+    }, "auto");
+  }
+
+  async findLinksByReferralIds(referralIds: readonly string[]): Promise<Link[]> {
+    return this.findLinksIn("referral_id", referralIds);
+  }
+
+  async findLinksByRecords(entity: LinkEntity, recordIds: readonly string[]): Promise<Link[]> {
+    return this.findLinksIn("record_id", recordIds, entity);
+  }
+
   /** Fails when the referral or the record already belongs to another link. */
   private *checkNoOtherLink(key: string, referralId: string | null, entity: LinkEntity, recordId: string): Op<void> {
     const r = yield stmt(
@@ -542,19 +639,23 @@ export class SqlStore implements Store {
     requireText(input.recordId, "recordId");
     const now = this.now();
     const base = encodeJson(input.base, "base snapshot");
+    // One statement, committed on its own: the unique indexes refuse a referral or a record bound to
+    // another link, and only then is that link looked up, for the error. On PostgreSQL one round trip
+    // instead of four (BEGIN, conflict check, write, COMMIT); a sync saves its link up to three times.
     try {
-      return await this.run(() => this.saveLinkOp(input, base, now), "tx");
+      return await this.run(() => this.saveLinkOp(input, base, now), "auto");
     } catch (err) {
-      // A concurrent writer got the referral or the record first (PostgreSQL, between check and write).
       if (isUniqueViolation(err)) {
+        await this.run(() => this.checkNoOtherLink(input.key, input.referralId, input.entity, input.recordId), "auto");
+        // The other writer's row has gone again (rolled back, or moved) since.
         throw new LinkConflictError(input.key, null, "the referral or the record is already linked", { cause: err });
       }
       throw err;
     }
   }
 
+  /** One write; `currentVersion` only runs (a read) when the version did not match. */
   private *saveLinkOp(input: SaveLinkInput, base: string, now: number): Op<Link> {
-    yield* this.checkNoOtherLink(input.key, input.referralId, input.entity, input.recordId);
     const values = [
       input.referralId,
       input.engagementId ?? null,
@@ -598,15 +699,18 @@ export class SqlStore implements Store {
     requireText(to.recordId, "recordId");
     const now = this.now();
     try {
-      return await this.run(() => this.moveLinkOp(key, to, now), "tx");
+      // As saveLink: one statement, the unique index refuses a record bound to another link.
+      return await this.run(() => this.moveLinkOp(key, to, now), "auto");
     } catch (err) {
-      if (isUniqueViolation(err)) throw new LinkConflictError(key, null, `${to.entity} ${to.recordId} is already linked`, { cause: err });
+      if (isUniqueViolation(err)) {
+        await this.run(() => this.checkNoOtherLink(key, null, to.entity, to.recordId), "auto");
+        throw new LinkConflictError(key, null, `${to.entity} ${to.recordId} is already linked`, { cause: err });
+      }
       throw err;
     }
   }
 
   private *moveLinkOp(key: string, to: MoveLinkInput, now: number): Op<Link> {
-    yield* this.checkNoOtherLink(key, null, to.entity, to.recordId);
     // The new record's ETag is unknown until the next read of it.
     const r = yield stmt(
       `UPDATE links SET entity = ?, record_id = ?, crm_etag = NULL, version = version + 1, updated_at = ?
@@ -669,20 +773,22 @@ export class SqlStore implements Store {
 
   // ── Sync history ───────────────────────────────────────────────────────────────────────────
 
+  private static syncLogStmt(entry: SyncRecordInput) {
+    return stmt(
+      "INSERT INTO sync_log (link_key, direction, outcome, message, correlation_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+      entry.linkKey,
+      entry.direction,
+      entry.outcome,
+      entry.message,
+      entry.correlationId,
+      entry.at.getTime(),
+    );
+  }
+
   async recordSync(entry: SyncRecordInput): Promise<void> {
-    // Checked on the way in: one bad row would otherwise break every read of the history.
-    if (!(AUDIT_DIRECTIONS as readonly string[]).includes(entry.direction)) throw new TypeError(`unknown sync direction ${entry.direction}`);
-    if (!(AUDIT_OUTCOMES as readonly string[]).includes(entry.outcome)) throw new TypeError(`unknown sync outcome ${entry.outcome}`);
+    checkSyncRecord(entry);
     await this.run(function* () {
-      yield stmt(
-        "INSERT INTO sync_log (link_key, direction, outcome, message, correlation_id, at) VALUES (?, ?, ?, ?, ?, ?)",
-        entry.linkKey,
-        entry.direction,
-        entry.outcome,
-        entry.message,
-        entry.correlationId,
-        entry.at.getTime(),
-      );
+      yield SqlStore.syncLogStmt(entry);
     }, "auto");
   }
 

@@ -185,6 +185,19 @@ export interface Store {
   claimNext(workerId: string, leaseMs: number): Promise<Job | undefined>;
   /** Deletes a finished job. With `workerId`, throws LeaseLostError unless that worker still holds it. */
   complete(jobId: number, workerId?: string): Promise<void>;
+  /**
+   * `complete(jobId, workerId)`, the job's sync history written, and then (with `next`) `claimNext`,
+   * as one operation: one transaction on SQLite, one round trip on PostgreSQL. Throws what
+   * `complete` throws, and then neither writes the history nor claims.
+   */
+  completeAndClaim(
+    jobId: number,
+    workerId: string,
+    history: readonly SyncRecordInput[],
+    next: { readonly workerId: string; readonly leaseMs: number } | null,
+  ): Promise<Job | undefined>;
+  /** Many `enqueue`s in one transaction (the reconcile sweep enqueues a listed page at once). */
+  enqueueMany(inputs: readonly EnqueueInput[]): Promise<EnqueueResult[]>;
   /** Back to the queue until `runAt`, or to the dead letters once the attempts are spent. */
   retryLater(jobId: number, retry: { error: string; runAt: Date; workerId?: string }): Promise<RetryResult>;
   deadLetter(jobId: number, reason: string, workerId?: string): Promise<void>;
@@ -201,6 +214,10 @@ export interface Store {
   getLink(key: string): Promise<Link | undefined>;
   findLinkByReferralId(referralId: string): Promise<Link | undefined>;
   findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined>;
+  /** The links of these referrals (those that have one), in one query. */
+  findLinksByReferralIds(referralIds: readonly string[]): Promise<Link[]>;
+  /** The links of these records of one table (those that have one), in one query. */
+  findLinksByRecords(entity: LinkEntity, recordIds: readonly string[]): Promise<Link[]>;
   saveLink(input: SaveLinkInput): Promise<Link>;
   /** A qualified lead: the link (same key, same queue) now points at the opportunity. */
   moveLink(key: string, to: MoveLinkInput): Promise<Link>;
