@@ -16,8 +16,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { AuthError, NotFoundError, ThrottledError, ValidationError } from "../http/errors";
-import { LeaseLostError, LinkConflictError, nextRunAt, type BackoffPolicy, type Job, type Store } from "../store";
-import type { SyncEngine, SyncOutcome, SyncReport } from "./sync-engine";
+import { LeaseLostError, LinkConflictError, nextRunAt, type BackoffPolicy, type Job, type Store, type SyncRecordInput } from "../store";
+import type { SyncEngine, SyncOutcome, SyncReport, WriteCount } from "./sync-engine";
 
 /** What a job's payload may carry: how many times the work was forwarded (loops stop at MAX_HOPS). */
 const ForwardPayload = z.looseObject({ hops: z.number().int().min(0).optional() });
@@ -50,6 +50,14 @@ export interface WorkerOptions {
   readonly random?: () => number;
 }
 
+/** A job that synced and waits to be completed with its loop's next claim. */
+interface Finished {
+  readonly result: JobResult;
+  readonly history: readonly SyncRecordInput[];
+  readonly log: Logger;
+  readonly wrote: WriteCount | undefined;
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 2000);
   return String(err).slice(0, 2000);
@@ -63,6 +71,12 @@ export class Worker {
   private running = false;
   private readonly loops: Promise<void>[] = [];
   private wakers: Array<() => void> = [];
+  /**
+   * Counts `notify` calls. A loop whose claim found nothing goes idle only if no notify came while
+   * the claim was in flight: on PostgreSQL a claim takes milliseconds, and a job committed during it
+   * (which its snapshot may have missed) would otherwise wait for the next poll.
+   */
+  private notified = 0;
   private reaper?: NodeJS.Timeout;
   private active = 0;
   private readonly leaseMs: number;
@@ -96,15 +110,25 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     if (this.reaper) clearInterval(this.reaper);
-    this.notify();
+    this.wakeAll();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(this.loops), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     if (timer) clearTimeout(timer);
     this.loops.length = 0;
   }
 
-  /** Wakes idle loops: a job was just enqueued. */
+  /**
+   * A job was just enqueued: wakes one idle loop (each notify one more). Waking them all made every
+   * event cost one claim per idle loop, all but one of them empty — on PostgreSQL, most of the
+   * store's round trips. A loop that claims a job wakes another (there may be more work), and a
+   * loop mid-claim sees the notify afterwards (`notified`).
+   */
   notify(): void {
+    this.notified++;
+    this.wakers.shift()?.();
+  }
+
+  private wakeAll(): void {
     const w = this.wakers;
     this.wakers = [];
     for (const wake of w) wake();
@@ -122,26 +146,83 @@ export class Worker {
     });
   }
 
+  /**
+   * Claims and processes jobs until stopped. A job that synced without error is completed together
+   * with the next claim (`store.completeAndClaim`: its history, its deletion and the next claim in
+   * one transaction, one round trip on PostgreSQL); it stays `running` meanwhile, which is
+   * microseconds, so nothing of its link can start before it is completed.
+   */
   private async loop(workerId: string): Promise<void> {
+    let finished: Finished | undefined;
     while (this.running) {
+      const notifiedBefore = this.notified;
       let job: Job | undefined;
       try {
-        job = await this.o.store.claimNext(workerId, this.leaseMs);
+        if (finished) {
+          const f = finished;
+          finished = undefined;
+          job = await this.settle(f, workerId, { workerId, leaseMs: this.leaseMs });
+        } else {
+          job = await this.o.store.claimNext(workerId, this.leaseMs);
+        }
       } catch (err) {
         this.o.log.error({ err }, "could not claim a job; the store may be unreachable");
         await this.idle();
         continue;
       }
       if (!job) {
-        await this.idle();
+        if (this.notified === notifiedBefore) await this.idle();
         continue;
       }
-      await this.process(job, workerId);
+      // There may be more work than this loop: let another look.
+      this.wakers.shift()?.();
+      const r = await this.execute(job, workerId, true);
+      if ("deferred" in r) finished = r.deferred;
     }
+    if (finished) await this.settle(finished, workerId, null).catch(() => undefined);
+  }
+
+  /**
+   * Completes a finished job (with its history) and, with `next`, claims another. Reports the job's
+   * result once its completion is known; a completion that fails is reported as such.
+   */
+  private async settle(f: Finished, workerId: string, next: { workerId: string; leaseMs: number } | null): Promise<Job | undefined> {
+    let claimed: Job | undefined;
+    let result = f.result;
+    let failure: unknown;
+    try {
+      claimed = await this.o.store.completeAndClaim(f.result.job.id, workerId, f.history, next);
+    } catch (err) {
+      failure = err;
+      if (err instanceof LeaseLostError) {
+        f.log.warn("lost the job's lease; another worker has it now");
+        result = { ...f.result, outcome: { kind: "lease-lost" } };
+      } else {
+        const reason = describe(err);
+        f.log.error({ err }, "could not complete the job; its lease will bring it back");
+        result = { ...f.result, outcome: { kind: "retry", error: reason, runAt: new Date(Date.now() + this.leaseMs), dead: false } };
+      }
+    }
+    if (f.wrote) f.log.info({ wrote: f.wrote, reports: f.history.length }, "sync done");
+    this.o.onResult?.(result);
+    // A lost lease is the job's fate, not the store's: claim on. Anything else: the caller waits.
+    if (failure !== undefined && !(failure instanceof LeaseLostError)) throw failure;
+    if (failure !== undefined && next) return this.o.store.claimNext(next.workerId, next.leaseMs);
+    return claimed;
   }
 
   /** One job, start to finish (also used by backfill and tests). */
   async process(job: Job, workerId: string): Promise<JobResult> {
+    const r = await this.execute(job, workerId, false);
+    if ("deferred" in r) throw new Error("unreachable: a job processed alone is completed at once");
+    return r.result;
+  }
+
+  /**
+   * Runs one job. With `defer`, a job that synced without error is not completed here: its result,
+   * history and log come back to the loop, which completes it with its next claim.
+   */
+  private async execute(job: Job, workerId: string, defer: boolean): Promise<{ result: JobResult } | { deferred: Finished }> {
     const { store, engine } = this.o;
     const correlationId = randomUUID();
     const log = this.o.log.child({ correlationId, jobId: job.id, linkKey: job.linkKey });
@@ -155,11 +236,14 @@ export class Worker {
       });
     }, Math.max(1_000, Math.floor(this.leaseMs / 3)));
     let result: JobResult["outcome"];
+    let deferred = false;
     try {
       log.debug({ attempt: job.attempts }, "sync started");
       const outcome = await engine.run(job.linkKey, { correlationId });
       if (leaseLost) throw new LeaseLostError(job.id, workerId);
-      result = await this.finish(job, workerId, outcome, log);
+      const finished = await this.finish(job, workerId, outcome, log, defer);
+      result = finished.result;
+      deferred = finished.deferred;
     } catch (err) {
       result = await this.fail(job, workerId, err, log);
     } finally {
@@ -167,16 +251,28 @@ export class Worker {
       this.active--;
     }
     const out: JobResult = { job, correlationId, durationMs: performance.now() - started, outcome: result };
+    const history = this.history(out);
+    if (deferred && result.kind === "done") {
+      const wrote = result.outcome.kind === "done" ? result.outcome.wrote : undefined;
+      return { deferred: { result: out, history, log, wrote } };
+    }
     try {
-      await this.record(out);
+      for (const entry of history) await store.recordSync(entry);
     } catch (err) {
       log.warn({ err }, "could not record the sync in the history");
     }
     this.o.onResult?.(out);
-    return out;
+    return { result: out };
   }
 
-  private async finish(job: Job, workerId: string, outcome: SyncOutcome, log: Logger): Promise<JobResult["outcome"]> {
+  /** With `defer`, a done sync's completion is left to the loop (`deferred: true`). */
+  private async finish(
+    job: Job,
+    workerId: string,
+    outcome: SyncOutcome,
+    log: Logger,
+    defer: boolean,
+  ): Promise<{ result: JobResult["outcome"]; deferred: boolean }> {
     const { store } = this.o;
     if (outcome.kind === "forward") {
       const hops = (ForwardPayload.safeParse(job.payload).data?.hops ?? 0) + 1;
@@ -184,26 +280,28 @@ export class Worker {
         const reason = `forwarded ${MAX_HOPS} times without finding the link's own key (last: ${outcome.reason})`;
         await store.deadLetter(job.id, reason, workerId);
         log.error({ reason }, "sync dead-lettered");
-        return { kind: "dead-letter", reason };
+        return { result: { kind: "dead-letter", reason }, deferred: false };
       }
+      // Enqueued before this job completes, deferred or not: a crash in between re-runs this job.
       await store.enqueue({ linkKey: outcome.to, kind: "sync", payload: { hops, from: job.linkKey, reason: outcome.reason } });
-      await store.complete(job.id, workerId);
+      if (!defer) await store.complete(job.id, workerId);
       log.debug({ to: outcome.to, reason: outcome.reason }, "forwarded");
       this.notify();
-      return { kind: "done", outcome };
+      return { result: { kind: "done", outcome }, deferred: defer };
     }
     if (outcome.kind === "dead-letter") {
       await store.deadLetter(job.id, outcome.reason, workerId);
       log.warn({ reason: outcome.reason }, "sync dead-lettered");
-      return { kind: "dead-letter", reason: outcome.reason, outcome };
+      return { result: { kind: "dead-letter", reason: outcome.reason, outcome }, deferred: false };
     }
     if (outcome.followUp) {
       await store.enqueue({ linkKey: outcome.followUp, kind: "sync", payload: { hops: 0, from: job.linkKey, reason: "follow-up" } });
       this.notify();
     }
+    if (defer) return { result: { kind: "done", outcome }, deferred: true };
     await store.complete(job.id, workerId);
     log.info({ wrote: outcome.wrote, reports: outcome.reports.length }, "sync done");
-    return { kind: "done", outcome };
+    return { result: { kind: "done", outcome }, deferred: false };
   }
 
   private async fail(job: Job, workerId: string, err: unknown, log: Logger): Promise<JobResult["outcome"]> {
@@ -237,8 +335,8 @@ export class Worker {
     }
   }
 
-  private async record(result: JobResult): Promise<void> {
-    const { store } = this.o;
+  /** The sync history rows of a job's result: one per report (none for a sync that did nothing). */
+  private history(result: JobResult): SyncRecordInput[] {
     const at = new Date();
     const entries: SyncReport[] = [];
     const o = result.outcome;
@@ -248,8 +346,9 @@ export class Worker {
       entries.push({ direction: "CRM→PC", outcome: "error", message: `Dead letter: ${o.reason}` });
     }
     else if (o.kind === "retry") entries.push({ direction: "CRM→PC", outcome: "error", message: `${o.dead ? "Gave up" : "Will retry"}: ${o.error}` });
-    for (const e of entries.slice(0, 20))
-      await store.recordSync({ linkKey: result.job.linkKey, direction: e.direction, outcome: e.outcome, message: e.message.slice(0, 2000), correlationId: result.correlationId, at });
+    return entries
+      .slice(0, 20)
+      .map((e) => ({ linkKey: result.job.linkKey, direction: e.direction, outcome: e.outcome, message: e.message.slice(0, 2000), correlationId: result.correlationId, at }));
   }
 }
 
