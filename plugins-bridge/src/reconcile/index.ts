@@ -18,7 +18,12 @@ import { isMicrosoftReferral } from "../engine/partner-center";
 import { ValidationError } from "../http/errors";
 import type { PartnerCenterClient } from "../partner-center/client";
 import { ReferralSchema, type Referral } from "../partner-center/model";
-import type { Store } from "../store";
+import type { Link, Store } from "../store";
+
+/** Keys enqueued (and links looked up) per transaction: a listed page, or a slice of a large one. */
+const ENQUEUE_CHUNK = 500;
+
+type Enqueue = (page: ReadonlyArray<{ key: string; reason: string }>) => Promise<number>;
 
 export const PC_CURSOR = "reconcile:partner-center";
 export const DV_CURSOR = "reconcile:dataverse";
@@ -82,12 +87,21 @@ export class Reconciler {
   private async run(options: SweepOptions): Promise<SweepSummary> {
     const startedAt = this.now();
     const keys = new Set<string>();
-    const enqueue = async (key: string, reason: string): Promise<boolean> => {
-      if (keys.has(key)) return false;
-      keys.add(key);
-      await this.o.store.enqueue({ linkKey: key, kind: "sync", payload: { hops: 0, reason } });
-      this.o.onEnqueued?.();
-      return true;
+    // A listed page's jobs are enqueued together: one transaction per ENQUEUE_CHUNK keys instead of
+    // one per key (on PostgreSQL one fsync, on SQLite one COMMIT). Returns how many were new to the sweep.
+    const enqueue = async (page: ReadonlyArray<{ key: string; reason: string }>): Promise<number> => {
+      const fresh: Array<{ key: string; reason: string }> = [];
+      for (const item of page) {
+        if (keys.has(item.key)) continue;
+        keys.add(item.key);
+        fresh.push(item);
+      }
+      for (let i = 0; i < fresh.length; i += ENQUEUE_CHUNK) {
+        const chunk = fresh.slice(i, i + ENQUEUE_CHUNK);
+        await this.o.store.enqueueMany(chunk.map(({ key, reason }) => ({ linkKey: key, kind: "sync", payload: { hops: 0, reason } })));
+        for (let n = 0; n < chunk.length; n++) this.o.onEnqueued?.();
+      }
+      return fresh.length;
     };
     // Dataverse first: records the syncs create while Partner Center is read are not read back as news.
     const dv = await this.sweepDataverse(options, enqueue);
@@ -112,7 +126,7 @@ export class Reconciler {
     return changedAt < link.lastSyncedAt.getTime() - this.skewMs;
   }
 
-  private async sweepPartnerCenter(options: SweepOptions, enqueue: (key: string, reason: string) => Promise<boolean>) {
+  private async sweepPartnerCenter(options: SweepOptions, enqueue: Enqueue) {
     const { store, partnerCenter } = this.o;
     const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(PC_CURSOR));
     const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
@@ -129,6 +143,7 @@ export class Reconciler {
       }
       options.onReferrals?.(referrals);
       let reachedCursor = false;
+      const changed: Array<{ r: Referral; updated: number | undefined }> = [];
       for (const r of referrals) {
         seen++;
         const updated = isoOrUndefined(r.updatedDateTime ?? undefined);
@@ -137,16 +152,25 @@ export class Reconciler {
           continue;
         }
         if (updated !== undefined && (newest === undefined || updated > newest)) newest = updated;
+        changed.push({ r, updated });
+      }
+      // The page's links in one query, its jobs in one transaction; same keys, same order as one by one.
+      const links = new Map<string, Link>();
+      const ours = changed.filter(({ r }) => !isMicrosoftReferral(r)).map(({ r }) => r.id);
+      for (let i = 0; i < ours.length; i += ENQUEUE_CHUNK) {
+        for (const l of await store.findLinksByReferralIds(ours.slice(i, i + ENQUEUE_CHUNK))) links.set(l.referralId, l);
+      }
+      const jobs: Array<{ key: string; reason: string }> = [];
+      for (const { r, updated } of changed) {
         if (isMicrosoftReferral(r)) {
-          if (!options.fromBeginning) {
-            if (await enqueue(referralKey(r.id), "reconcile: Microsoft's side changed")) enqueued++;
-          }
+          if (!options.fromBeginning) jobs.push({ key: referralKey(r.id), reason: "reconcile: Microsoft's side changed" });
           continue;
         }
-        const link = await store.findLinkByReferralId(r.id);
+        const link = links.get(r.id);
         if (!options.fromBeginning && link && this.covered(link, { kept: link.pcETag, now: r.eTag }, updated)) continue;
-        if (await enqueue(link?.key ?? referralKey(r.id), options.fromBeginning ? "backfill" : "reconcile: referral changed")) enqueued++;
+        jobs.push({ key: link?.key ?? referralKey(r.id), reason: options.fromBeginning ? "backfill" : "reconcile: referral changed" });
       }
+      enqueued += await enqueue(jobs);
       options.onProgress?.({ side: "partner-center", seen, enqueued });
       return reachedCursor;
     };
@@ -165,7 +189,7 @@ export class Reconciler {
     return { seen, enqueued, filterSupported };
   }
 
-  private async sweepDataverse(options: SweepOptions, enqueue: (key: string, reason: string) => Promise<boolean>) {
+  private async sweepDataverse(options: SweepOptions, enqueue: Enqueue) {
     const { store, dataverse } = this.o;
     const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(DV_CURSOR));
     const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
@@ -184,15 +208,25 @@ export class Reconciler {
     for (const t of tables) {
       const filter = since === undefined ? t.filter : `${t.filter} and modifiedon gt ${since}`;
       for await (const page of dataverse.retrieveMultiple(t.set, { select: [t.id, "modifiedon"], filter, orderby: "modifiedon asc", maxPageSize: 5000 })) {
+        const rows: Array<{ id: string; modified: number | undefined; etag: unknown }> = [];
         for (const row of page) {
           seen++;
           const id = typeof row[t.id] === "string" ? (row[t.id] as string).toLowerCase() : undefined;
           if (!id) continue;
           const modified = isoOrUndefined(typeof row.modifiedon === "string" ? row.modifiedon : undefined);
           if (modified !== undefined && (newest === undefined || modified > newest)) newest = modified;
-          const link = await store.findLinkByRecord(t.kind, id);
-          if (!options.fromBeginning && link && this.covered(link, { kept: link.crmETag, now: row["@odata.etag"] }, modified)) continue;
-          if (await enqueue(link?.key ?? recordKey(t.kind, id), options.fromBeginning ? "backfill" : `reconcile: ${t.kind} changed`)) enqueued++;
+          rows.push({ id, modified, etag: row["@odata.etag"] });
+        }
+        for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
+          const chunk = rows.slice(i, i + ENQUEUE_CHUNK);
+          const links = new Map((await store.findLinksByRecords(t.kind, chunk.map((r) => r.id))).map((l) => [l.recordId, l] as const));
+          const keys: Array<{ key: string; reason: string }> = [];
+          for (const { id, modified, etag } of chunk) {
+            const link = links.get(id);
+            if (!options.fromBeginning && link && this.covered(link, { kept: link.crmETag, now: etag }, modified)) continue;
+            keys.push({ key: link?.key ?? recordKey(t.kind, id), reason: options.fromBeginning ? "backfill" : `reconcile: ${t.kind} changed` });
+          }
+          enqueued += await enqueue(keys);
         }
         options.onProgress?.({ side: "dataverse", seen, enqueued });
       }
