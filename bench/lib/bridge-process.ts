@@ -11,6 +11,12 @@ import type { StartMessage } from "../child/bridge";
 
 const CHILD = path.join(__dirname, "..", "child", "bridge.ts");
 
+// The launcher's rule for V8's old space (plugins-bridge/bin/heap.js, plain CommonJS).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { heapCapFlag: launcherHeapCapFlag } = require("../../plugins-bridge/bin/heap.js") as {
+  heapCapFlag: (nodeOptions: string | undefined, execArgv: readonly string[]) => string | undefined;
+};
+
 const Memory = z.object({ rss: z.number(), heapUsed: z.number(), maxRss: z.number(), cpuMs: z.number() });
 const Ready = Memory.extend({ type: z.literal("ready"), url: z.string().optional(), bareUrl: z.string().optional() });
 const Reply = z.object({ type: z.literal("reply"), id: z.number(), value: z.unknown().optional(), error: z.string().optional() });
@@ -67,6 +73,9 @@ export class BridgeProcess {
     if (options.profileDir) execArgv.push("--cpu-prof", `--cpu-prof-dir=${options.profileDir}`);
     // Experiments with V8's settings, e.g. BENCH_BRIDGE_NODE_OPTIONS="--max-old-space-size=128".
     for (const flag of (process.env.BENCH_BRIDGE_NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)) execArgv.push(flag);
+    // As bin/cosell-bridge.js runs the bridge: V8's old space capped unless a flag above set it.
+    const heapCap = launcherHeapCapFlag(undefined, execArgv);
+    if (heapCap) execArgv.push(heapCap);
     if (process.env.BENCH_SQL_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "sqltrace.ts"));
     if (process.env.BENCH_PG_TRACE) execArgv.push("--require", path.join(__dirname, "..", "child", "pgtrace.ts"));
     // Diagnostics: BENCH_HEAP_SNAPSHOT_AFTER_MS=n writes a heap snapshot to /tmp n ms after the start.
