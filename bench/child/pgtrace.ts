@@ -1,6 +1,6 @@
 /**
  * Diagnostics for the bridge process (BENCH_PG_TRACE=1 npm run bench …): times every pg query by
- * its SQL (from send to result) and, when the process exits, appends the 15 costliest to
+ * its SQL (from send to result) and, when the process exits, appends the 30 costliest to
  * /tmp/pgtrace-<pid>.txt. Loaded with `--require` before the bridge; nothing else changes.
  */
 import * as fs from "node:fs";
@@ -19,13 +19,21 @@ proto.query = function (this: unknown, ...args: unknown[]) {
     s.ms += performance.now() - t;
     stats.set(text, s);
   };
+  // Pool#query hands the client a callback (and gets no promise back): time that one too.
+  const last = args[args.length - 1];
+  if (typeof last === "function") {
+    args[args.length - 1] = function (this: unknown, ...cbArgs: unknown[]) {
+      done();
+      return (last as (...a: unknown[]) => unknown).apply(this, cbArgs);
+    };
+  }
   const result = original.apply(this, args);
-  if (result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(done, done);
+  if (typeof last !== "function" && result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(done, done);
   return result;
 };
 
 process.on("exit", () => {
-  const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+  const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30);
   const lines = rows.map(([sql, s]) => `PGTRACE ${s.ms.toFixed(0)} ms ${s.n} × ${(s.ms / s.n).toFixed(3)} ms: ${sql.replace(/\s+/g, " ").slice(0, 300)}\n`);
   fs.appendFileSync(`/tmp/pgtrace-${process.pid}.txt`, lines.join(""));
 });
