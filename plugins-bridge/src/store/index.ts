@@ -43,6 +43,7 @@ const configSchema = z.discriminatedUnion("kind", [
 const optionsSchema = z.object({
   maxAttempts: z.number().int().min(1).optional(),
   now: z.function().optional(),
+  reapOnOpen: z.boolean().optional(),
 });
 
 export async function openStore(config: StoreConfig, options: StoreOptions = {}): Promise<Store> {
@@ -56,6 +57,7 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     now: options.now ?? Date.now,
   });
+  if (options.reapOnOpen === false) return store;
   try {
     // Jobs of a crashed instance (this one, last time) go back to the queue now, not at the first sweep.
     await store.reapExpiredLeases();

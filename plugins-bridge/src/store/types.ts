@@ -257,4 +257,9 @@ export interface StoreOptions {
   readonly maxAttempts?: number;
   /** The clock, in epoch milliseconds; tests move it. */
   readonly now?: () => number;
+  /**
+   * Re-queue the jobs of dead workers at once (default true). False for a store opened only to look
+   * at it (tests, tools): reaping applies this instance's attempt limit to another's jobs.
+   */
+  readonly reapOnOpen?: boolean;
 }

@@ -48,7 +48,11 @@ export function integrity(config: StoreConfig): string {
   }
 }
 
-/** The bridge's store, opened from the test process (a second process on the same file or schema). */
+/**
+ * The bridge's store, opened from the test process (a second process on the same file or schema)
+ * to look at it: it does not reap leases (that would dead-letter the bridge's jobs by the default
+ * attempt limit rather than the bridge's own).
+ */
 export function openProbe(config: StoreConfig): Promise<Store> {
-  return openStore(config.kind === "postgres" ? { ...config, poolSize: 2 } : config);
+  return openStore(config.kind === "postgres" ? { ...config, poolSize: 2 } : config, { reapOnOpen: false });
 }
