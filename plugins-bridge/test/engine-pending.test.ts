@@ -7,9 +7,12 @@ import { baseForFoundRecord, PENDING_KEY, pendingWrites, settlePending } from ".
 import { loadMapping } from "../src/mapping";
 
 describe("pending Partner Center writes", () => {
-  it("keeps only the fields the write changes", () => {
-    expect(pendingWrites({ notes: "old", value: 5, name: "Deal" }, { notes: "new", value: 5, name: "Deal", extra: null })).toEqual({ notes: { before: "old", after: "new" } });
-    expect(pendingWrites({ a: [1] }, { a: [1] })).toEqual({});
+  it("keeps only the fields the write changes to the value Dynamics 365 holds", () => {
+    const crm = { notes: "new", value: 5, name: "Deal", status: "New" };
+    expect(pendingWrites({ notes: "old", value: 5, name: "Deal" }, { notes: "new", value: 5, name: "Deal", extra: null }, crm)).toEqual({ notes: { before: "old", after: "new" } });
+    expect(pendingWrites({ a: [1] }, { a: [1] }, { a: [1] })).toEqual({});
+    // A status the PATCH moves (an accept) that Dynamics 365 is still to be told about: not agreed, left out.
+    expect(pendingWrites({ status: "New" }, { status: "Active" }, crm)).toEqual({});
   });
 
   const base = { notes: "old", value: 5, "notes#held": { pc: "x", crm: "y", reason: "conflict" }, [PENDING_KEY]: { notes: { before: "old", after: "seller" } } };

@@ -121,13 +121,18 @@ export interface PendingWrite {
   readonly after: JsonValue;
 }
 
-/** The fields a PATCH changes, as `before`/`after` snapshot values. */
-export function pendingWrites(before: Snapshot, after: Snapshot): Record<string, PendingWrite> {
+/**
+ * The fields a PATCH changes to the value Dynamics 365 already holds (`crm`), as `before`/`after`
+ * snapshot values: where the write lands, both sides agree on `after`. A field the PATCH changes
+ * that Dynamics 365 is still to receive (the Partner Center status after a transition) is left out:
+ * its base stays, so the next merge still copies it.
+ */
+export function pendingWrites(before: Snapshot, after: Snapshot, crm: Snapshot): Record<string, PendingWrite> {
   const out: Record<string, PendingWrite> = {};
   for (const key of Object.keys(after)) {
     const was = before[key] ?? null;
     const will = after[key] ?? null;
-    if (!jsonEquals(was, will)) out[key] = { before: was, after: will };
+    if (!jsonEquals(was, will) && key in crm && jsonEquals(crm[key] ?? null, will)) out[key] = { before: was, after: will };
   }
   return out;
 }
@@ -470,7 +475,7 @@ export class SyncEngine {
         // can tell from Partner Center whether the write landed (settlePending).
         const before = snapshotFromReferral(side, mapping, link.entity);
         const after = snapshotFromReferral({ referral: applyOps(referral, result.toPartnerCenter), microsoft: side.microsoft ?? null }, mapping, link.entity);
-        const pending = pendingWrites(before, after);
+        const pending = pendingWrites(before, after, snapshotFromRecord(crm, mapping));
         if (Object.keys(pending).length > 0) link = await store.saveLink({ ...link, base: { ...(base ?? {}), [PENDING_KEY]: pending }, expectedVersion: link.version });
         try {
           referralAfter = await pc.patch(referral, result.toPartnerCenter, ctx.correlationId);
