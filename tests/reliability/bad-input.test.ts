@@ -304,31 +304,54 @@ describe("body limits", () => {
     });
   }
 
-  /** Sends `declared` bytes (or chunked, without a length) and resolves with the status, however early the server answers. */
+  /**
+   * Sends `totalBytes` (with a length, or chunked without one) and resolves with the status, however
+   * early the server answers. A raw socket rather than http.request: a server that answers 413 and
+   * closes while the body is still coming makes the next write fail (EPIPE), and Node's client then
+   * reports that error instead of the response it already received.
+   */
   function oversized(url: string, totalBytes: number, options: { chunked: boolean; headers: Record<string, string> }): Promise<{ status: number; written: number }> {
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ...options.headers, ...(options.chunked ? {} : { "content-length": String(totalBytes) }) };
-      const req = http.request(url, { method: "POST", headers, agent: false });
+      const u = new URL(url);
+      const headers: Record<string, string> = { host: u.host, ...options.headers, ...(options.chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(totalBytes) }) };
+      const head = `POST ${u.pathname} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n`;
+      const socket = net.connect(Number(u.port), u.hostname);
       let written = 0;
-      let answered = false;
-      req.on("response", (res) => {
-        answered = true;
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, written });
-      });
-      req.on("error", (err) => {
-        if (!answered) reject(err);
-      });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const pump = () => {
-        while (!answered && written < totalBytes) {
-          const n = Math.min(chunk.length, totalBytes - written);
-          written += n;
-          if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once("drain", pump);
-        }
-        if (!answered) req.end();
+      let received = "";
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
+        if (!status && err) return void ((settled = true), reject(new Error(`${err.message} after ${written} bytes, received ${JSON.stringify(received.slice(0, 300))}`)));
+        if (!status) return;
+        settled = true;
+        socket.destroy();
+        resolve({ status: Number(status), written });
       };
-      pump();
+      socket.on("data", (d: Buffer) => {
+        received += d.toString("latin1");
+        if (/\r\n\r\n/.test(received)) finish();
+      });
+      // A write refused (EPIPE) does not settle anything: the answer may still be read before the close.
+      let writeError: Error | undefined;
+      socket.on("error", (err) => (writeError = err));
+      socket.on("close", () => finish(writeError ?? new Error("the connection closed without an answer")));
+      socket.setTimeout(30_000, () => socket.destroy(new Error("no answer: the server kept reading")));
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      socket.once("connect", () => {
+        socket.write(head);
+        const pump = (): void => {
+          while (!settled && !socket.destroyed && written < totalBytes) {
+            const n = Math.min(chunk.length, totalBytes - written);
+            written += n;
+            const body = n === chunk.length ? chunk : chunk.subarray(0, n);
+            const ok = options.chunked ? socket.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), body, Buffer.from("\r\n")])) : socket.write(body);
+            if (!ok) return void socket.once("drain", pump);
+          }
+          if (!settled && !socket.destroyed && options.chunked) socket.write("0\r\n\r\n");
+        };
+        pump();
+      });
     });
   }
 

@@ -55,6 +55,24 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
   const adminToken = config.http.adminToken;
   const csrf = formToken(adminToken);
 
+  // Set before any route or plugin is registered: an encapsulated plugin keeps the handler that was
+  // in force when it was registered (the webhooks' 413 and parser errors included).
+  app.setErrorHandler((err: { statusCode?: number; message?: string; code?: string }, req, reply) => {
+    const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 503;
+    if (status >= 500) log.error({ err, url: req.url.split("?")[0] }, "request failed");
+    if (req.url.startsWith("/webhooks/")) metrics.eventsReceived.inc({ source: req.url.includes("dataverse") ? "dataverse" : "partner-center", outcome: "rejected" });
+    if (status === 413 && !req.raw.complete) {
+      // A body over the limit still coming in: Fastify answers "Connection: close", and closing while
+      // the sender is still sending makes its side reset the connection and drop our answer unread.
+      // Keep the connection and let the rest be read and discarded (never buffered) until the body
+      // ends or the request's deadline cuts it, so the sender does get its 413.
+      reply.removeHeader("connection");
+      req.raw.resume();
+    }
+    // 503 (not 500): the sender should try again; nothing was acknowledged.
+    return reply.code(status).send({ error: status >= 500 ? "temporarily unavailable" : (err.message ?? "bad request") });
+  });
+
   // ---- webhooks: raw bytes in, nothing parsed before the sender is verified ------------------
   await app.register(async (hooks) => {
     hooks.removeAllContentTypeParsers();
@@ -83,13 +101,6 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
 
-  app.setErrorHandler((err: { statusCode?: number; message?: string; code?: string }, req, reply) => {
-    const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 503;
-    if (status >= 500) log.error({ err, url: req.url.split("?")[0] }, "request failed");
-    if (req.url.startsWith("/webhooks/")) metrics.eventsReceived.inc({ source: req.url.includes("dataverse") ? "dataverse" : "partner-center", outcome: "rejected" });
-    // 503 (not 500): the sender should try again; nothing was acknowledged.
-    return reply.code(status).send({ error: status >= 500 ? "temporarily unavailable" : (err.message ?? "bad request") });
-  });
 
   // ---- probes and metrics ---------------------------------------------------------------------
   app.get("/healthz", async () => ({ status: "ok" }));
