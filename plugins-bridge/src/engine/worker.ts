@@ -135,6 +135,8 @@ export class Worker {
   }
 
   private idle(): Promise<void> {
+    // Stopped while this loop was claiming: stop()'s wake-up has come and gone.
+    if (!this.running) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(t);
