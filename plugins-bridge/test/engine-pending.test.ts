@@ -3,7 +3,7 @@
  * field, what Partner Center showed before it and will show after; the next sync reads Partner
  * Center and settles each field (tests/reliability/regressions.test.ts runs the crash itself).
  */
-import { baseForFoundRecord, PENDING_KEY, pendingWrites, settlePending } from "../src/engine/sync-engine";
+import { baseForFoundRecord, copiedByCreate, PENDING_KEY, pendingWrites, settlePending } from "../src/engine/sync-engine";
 import { loadMapping } from "../src/mapping";
 
 describe("pending Partner Center writes", () => {
@@ -37,20 +37,20 @@ describe("pending Partner Center writes", () => {
 
 describe("a record found where the bridge meant to create it (a crash kept its link from being saved)", () => {
   const mapping = loadMapping(undefined, {});
-  const created = { name: "Deal", estimatedvalue: 42_000 };
-  const pc = { "opportunity.name": "Deal", "opportunity.dealValue": 42_000, "opportunity.notes": "from Microsoft" };
+  const plan = { name: "Deal", estimatedvalue: 42_000 };
+  const pcAtCreate = { "opportunity.name": "Deal", "opportunity.dealValue": 42_000, "opportunity.notes": "from Microsoft" };
   const crm = { "opportunity.name": "Deal", "opportunity.dealValue": 777_000, "opportunity.notes": null, "opportunity.closeDate": "2027-01-31" };
 
-  it("Partner Center unchanged since the create: the copied fields start from its values, so the seller's edit since is an edit", () => {
-    const base = baseForFoundRecord(mapping, "opportunity", created, pc, crm, true);
-    expect(base["opportunity.dealValue"]).toBe(42_000);
-    expect(base["opportunity.name"]).toBe("Deal");
-    expect(base["opportunity.notes"]).toBeNull(); // empty in Dynamics: Partner Center's value fills it
-    expect("opportunity.closeDate" in base).toBe(false); // not copied by the create, set since: settled by policy
+  it("keeps what the create copied from Partner Center (only the fields the plan carries)", () => {
+    expect(copiedByCreate(mapping, "opportunity", plan, pcAtCreate)).toEqual({ "opportunity.name": "Deal", "opportunity.dealValue": 42_000 });
   });
 
-  it("Partner Center changed since: nothing is known about the copied fields, differences are settled by policy", () => {
-    const base = baseForFoundRecord(mapping, "opportunity", created, pc, crm, false);
-    expect(base).toEqual({ "opportunity.notes": null });
+  it("the copied values are the base, so a seller's edit since is an edit; empty fields get an empty base; the rest is settled by policy", () => {
+    const base = baseForFoundRecord(copiedByCreate(mapping, "opportunity", plan, pcAtCreate), crm);
+    expect(base).toEqual({ "opportunity.name": "Deal", "opportunity.dealValue": 42_000, "opportunity.notes": null });
+  });
+
+  it("without what the create copied (kept by an older version), only the empty fields", () => {
+    expect(baseForFoundRecord(undefined, crm)).toEqual({ "opportunity.notes": null });
   });
 });

@@ -138,6 +138,23 @@ describe("regressions found by the chaos run (SQLite)", () => {
     expect({ pc: world.referral(referralId)?.details.dealValue, crm: world.row(Table.opportunity.logicalName, opportunityId)?.[O.estimatedValue] }).toEqual({ pc: 777_000, crm: 777_000 });
   }, 90_000);
 
+  it("keeps both a seller's edit and Microsoft's edit of another field made while the bridge was down between creating an opportunity and saving its link (found in the soak)", async () => {
+    let killed: Promise<void> | undefined;
+    const created = onBridgeCreatesOpportunity(() => (killed = world.crash(bridge)));
+    const referralId = await world.inboundReferral(coSellReferral(tag()));
+    const opportunityId = await created;
+    await killed;
+    await world.mustSeller("PATCH", `/${OPPORTUNITIES}(${opportunityId})`, { [O.estimatedValue]: 4_477_521 }, { "if-match": "*" });
+    await nextSecond();
+    const ms = await world.sandbox.partnerCenterControl("PATCH", `/_emulator/referrals/${referralId}`, [{ op: "replace", path: "/name", value: "Renamed by Microsoft" }]);
+    expect(ms.status).toBe(200);
+    await world.up(bridge);
+    await world.settle();
+    const row = world.row(Table.opportunity.logicalName, opportunityId);
+    expect({ pc: world.referral(referralId)?.details.dealValue, crm: row?.[O.estimatedValue] }).toEqual({ pc: 4_477_521, crm: 4_477_521 });
+    expect(String(row?.[O.name] ?? "")).toMatch(/^Renamed by Microsoft/);
+  }, 90_000);
+
   it("closes the referral as Won when the seller won the opportunity while the bridge was down between creating it and saving its link", async () => {
     let killed: Promise<void> | undefined;
     const created = onBridgeCreatesOpportunity(() => (killed = world.crash(bridge)));

@@ -190,30 +190,33 @@ export function createIntentName(referralId: string): string {
   return `create-intent:${referralId}`;
 }
 
-function createIntentETag(raw: string | undefined): string | null | undefined {
+function parseCreateIntent(raw: string | undefined): Snapshot | undefined {
   if (raw === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(raw);
-    return isJsonObject(parsed) && (typeof parsed.eTag === "string" || parsed.eTag === null) ? parsed.eTag : undefined;
+    return isJsonObject(parsed) && isJsonObject(parsed.copied) ? parsed.copied : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** The snapshot values a record created from this plan starts with, for the fields it copies from Partner Center. */
+export function copiedByCreate(mapping: Mapping, kind: RecordKind, record: Record<string, unknown>, pc: Snapshot): Snapshot {
+  const out: Snapshot = {};
+  for (const f of fieldsForLink(mapping, kind)) {
+    if (f.onUpdate && f.kind === kind && f.dataverse in record && f.id in pc) out[f.id] = pc[f.id] as JsonValue;
+  }
+  return out;
+}
+
 /**
  * The base of a record an earlier attempt created but could not link (the bridge stopped in
- * between): it may have been edited since, so it is new to the link (baseForAttachedRecord). When
- * Partner Center has not changed since the create (`referralUnchanged`: same eTag), the fields the
- * create copied are known to have started from Partner Center's values: those are the base, and a
- * seller's edit of them since is an edit, not a conflict.
+ * between): it may have been edited since, so it is new to the link (baseForAttachedRecord), except
+ * for the fields the create copied from Partner Center, whose values then (`copied`, kept before the
+ * create) are the base: a seller's edit of them since is an edit, a Microsoft edit since is one too.
  */
-export function baseForFoundRecord(mapping: Mapping, kind: RecordKind, created: Record<string, unknown>, pc: Snapshot, crm: Snapshot, referralUnchanged: boolean): Snapshot {
-  const base = baseForAttachedRecord(crm);
-  if (!referralUnchanged) return base;
-  for (const f of fieldsForLink(mapping, kind)) {
-    if (f.onUpdate && f.kind === kind && f.dataverse in created && f.id in pc) base[f.id] = pc[f.id] as JsonValue;
-  }
-  return base;
+export function baseForFoundRecord(copied: Snapshot | undefined, crm: Snapshot): Snapshot {
+  return { ...baseForAttachedRecord(crm), ...(copied ?? {}) };
 }
 
 export class SyncEngine {
@@ -364,12 +367,15 @@ export class SyncEngine {
 
     const account = accountId ? { id: accountId } : plan.account?.match.name ? { values: plan.account.values } : undefined;
     const contact = contactId ? { id: contactId } : plan.contact ? { values: plan.contact.values } : undefined;
-    // Which referral version the record is made from, kept until the link is: should the bridge stop
-    // between the create and the link, the retry finds the record and needs to know whether Partner
-    // Center changed since (baseForFoundRecord).
+    // What the create copies from Partner Center, kept before it: should the bridge stop between the
+    // create and the link, the retry finds the record and needs to know which of its values came
+    // from Partner Center and which a seller set since (baseForFoundRecord). The first attempt's wins.
     const intentName = createIntentName(referral.id);
-    const intent = await store.getCursor(intentName);
-    if (intent === undefined) await store.setCursor(intentName, JSON.stringify({ eTag: referral.eTag ?? null }));
+    let intent = parseCreateIntent(await store.getCursor(intentName));
+    if (!intent) {
+      intent = copiedByCreate(mapping, kind, plan.record, snapshotFromReferral(side, mapping, kind));
+      await store.setCursor(intentName, JSON.stringify({ copied: intent }));
+    }
     const { id, created, row } = await crm.createWithCustomer(kind, referral.id, body, { ...(account ? { account } : {}), ...(contact ? { contact } : {}) });
     const writes = created ? 1 : 0;
     // The create answered with the new row; the account and contact are read only when the mapping
@@ -390,7 +396,7 @@ export class SyncEngine {
         // them. Found instead (a create whose link a crash kept from being saved): the record may
         // have been edited since, so it is new to the link, as a qualified lead's opportunity is —
         // taking it as the base would make a seller's edit (or win) look like ours and undo it.
-        base: created ? snapshotFromRecord(set, mapping) : baseForFoundRecord(mapping, kind, plan.record, snapshotFromReferral(side, mapping, kind), snapshotFromRecord(set, mapping), createIntentETag(intent) === (referral.eTag ?? null)),
+        base: created ? snapshotFromRecord(set, mapping) : baseForFoundRecord(intent, snapshotFromRecord(set, mapping)),
         pcETag: referral.eTag ?? null,
         crmETag: set.etag,
         lastSyncedAt: now,
