@@ -6,32 +6,43 @@
 import { baseForFoundRecord, copiedByCreate, PENDING_KEY, pendingWrites, settlePending } from "../src/engine/sync-engine";
 import { loadMapping } from "../src/mapping";
 
-describe("pending Partner Center writes", () => {
-  it("keeps only the fields the write changes to the value Dynamics 365 holds", () => {
-    const crm = { notes: "new", value: 5, name: "Deal", status: "New" };
-    expect(pendingWrites({ notes: "old", value: 5, name: "Deal" }, { notes: "new", value: 5, name: "Deal", extra: null }, crm)).toEqual({ notes: { before: "old", after: "new" } });
-    expect(pendingWrites({ a: [1] }, { a: [1] }, { a: [1] })).toEqual({});
-    // A status the PATCH moves (an accept) that Dynamics 365 is still to be told about: not agreed, left out.
-    expect(pendingWrites({ status: "New" }, { status: "Active" }, crm)).toEqual({});
+describe("writes in flight", () => {
+  it("keeps only the fields a write changes to the value the other side holds", () => {
+    const pc = { notes: "old", value: 5, name: "Deal", status: "New", date: "2027-01-01" };
+    const crm = { notes: "new", value: 5, name: "Deal", status: "New", date: "2027-03-03" };
+    const pcAfter = { notes: "new", value: 5, name: "Deal", status: "Active", date: "2027-01-01" };
+    const target = { notes: "new", value: 5, name: "Deal", status: "New", date: "2027-01-01" };
+    expect(pendingWrites(pc, crm, pcAfter, target)).toEqual({
+      notes: { side: "pc", before: "old", after: "new" }, // the seller's notes to Partner Center
+      date: { side: "crm", before: "2027-03-03", after: "2027-01-01" }, // Microsoft's date to Dynamics 365
+      // status: the PATCH moves it (an accept) but Dynamics 365 is still to be told: not agreed, left out
+    });
+    expect(pendingWrites({ a: [1] }, { a: [1] }, { a: [1] }, { a: [1] })).toEqual({});
   });
 
   const base = { notes: "old", value: 5, "notes#held": { pc: "x", crm: "y", reason: "conflict" }, [PENDING_KEY]: { notes: { before: "old", after: "seller" } } };
 
   it("the write landed and nobody changed it since: our value is the base", () => {
-    expect(settlePending(base, { notes: "seller", value: 5 })).toEqual({ notes: "seller", value: 5 });
+    expect(settlePending(base, { notes: "seller", value: 5 }, {})).toEqual({ notes: "seller", value: 5 });
   });
 
   it("the write landed and Microsoft changed the field since: our value is the base, so Microsoft's edit is the news", () => {
-    expect(settlePending(base, { notes: "Microsoft's reply", value: 5 })).toEqual({ notes: "seller", value: 5 });
+    expect(settlePending(base, { notes: "Microsoft's reply", value: 5 }, {})).toEqual({ notes: "seller", value: 5 });
   });
 
   it("the write did not land (Partner Center still shows the value from before it): the base stays as it was", () => {
-    expect(settlePending(base, { notes: "old", value: 5 })).toEqual({ notes: "old", value: 5, "notes#held": { pc: "x", crm: "y", reason: "conflict" } });
+    expect(settlePending(base, { notes: "old", value: 5 }, {})).toEqual({ notes: "old", value: 5, "notes#held": { pc: "x", crm: "y", reason: "conflict" } });
+  });
+
+  it("a Dynamics 365 write is settled from Dynamics 365: landed (then edited by the seller) or not", () => {
+    const crmBase = { date: "2027-01-01", [PENDING_KEY]: { date: { side: "crm", before: "2027-01-01", after: "2027-11-01" } } };
+    expect(settlePending(crmBase, { date: "2027-11-01" }, { date: "2027-07-24" })).toEqual({ date: "2027-11-01" });
+    expect(settlePending(crmBase, { date: "2027-11-01" }, { date: "2027-01-01" })).toEqual({ date: "2027-01-01" });
   });
 
   it("ignores a malformed pending entry and always drops the marker", () => {
-    expect(settlePending({ a: 1, [PENDING_KEY]: "nonsense" }, { a: 2 })).toEqual({ a: 1 });
-    expect(settlePending({ a: 1, [PENDING_KEY]: { a: { after: 3 } } }, { a: 2 })).toEqual({ a: 1 });
+    expect(settlePending({ a: 1, [PENDING_KEY]: "nonsense" }, { a: 2 }, {})).toEqual({ a: 1 });
+    expect(settlePending({ a: 1, [PENDING_KEY]: { a: { after: 3 } } }, { a: 2 }, {})).toEqual({ a: 1 });
   });
 });
 

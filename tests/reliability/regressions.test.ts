@@ -126,6 +126,32 @@ describe("regressions found by the chaos run (SQLite)", () => {
     expect(world.referral(referralId)?.details.closingDateTime).toMatch(/^2027-11-30/);
   }, 90_000);
 
+  it("keeps a seller's later edit when the bridge dies between writing Dynamics 365 and saving the base (found by a chaos run)", async () => {
+    const { opportunityId, referralId } = await sharedOpportunity();
+    let killed: Promise<void> | undefined;
+    const listener = (c: { entity: string; id: string; message: string; callerId: string }) => {
+      if (!killed && c.entity === Table.opportunity.logicalName && c.id.toLowerCase() === opportunityId && c.message === "Update" && c.callerId.toLowerCase() === bridgeUser()) killed = world.crash(bridge);
+    };
+    world.sandbox.dataverse.events.on("commit", listener);
+    listeners.push(() => world.sandbox.dataverse.events.off("commit", listener));
+    // Microsoft moves the close date; the bridge copies it to Dynamics 365 and dies right there.
+    const ms = await world.sandbox.partnerCenterControl("PATCH", `/_emulator/referrals/${referralId}`, [{ op: "replace", path: "/details/closingDateTime", value: "2027-11-01T00:00:00Z" }]);
+    expect(ms.status).toBe(200);
+    await waitFor(() => killed !== undefined, "the bridge's write to Dynamics 365");
+    await killed;
+    expect(String(world.row(Table.opportunity.logicalName, opportunityId)?.[O.estimatedCloseDate] ?? "")).toMatch(/^2027-11-01/);
+    // While it is down: the seller sets another close date, then Microsoft edits the notes (the later change on the record level).
+    await world.mustSeller("PATCH", `/${OPPORTUNITIES}(${opportunityId})`, { [O.estimatedCloseDate]: "2027-07-24" }, { "if-match": "*" });
+    await nextSecond();
+    const notes = await world.sandbox.partnerCenterControl("PATCH", `/_emulator/referrals/${referralId}`, [{ op: "replace", path: "/details/notes", value: "Microsoft's notes" }]);
+    expect(notes.status).toBe(200);
+    await world.up(bridge);
+    await world.settle();
+    const row = world.row(Table.opportunity.logicalName, opportunityId);
+    expect({ pc: world.referral(referralId)?.details.closingDateTime?.slice(0, 10), crm: String(row?.[O.estimatedCloseDate] ?? "").slice(0, 10) }).toEqual({ pc: "2027-07-24", crm: "2027-07-24" });
+    expect({ pc: world.referral(referralId)?.details.notes, crm: row?.[O.description] }).toEqual({ pc: "Microsoft's notes", crm: "Microsoft's notes" });
+  }, 90_000);
+
   it("keeps a seller's edit made while the bridge was down between creating an opportunity and saving its link (the new record was taken as the base)", async () => {
     let killed: Promise<void> | undefined;
     const created = onBridgeCreatesOpportunity(() => (killed = world.crash(bridge)));

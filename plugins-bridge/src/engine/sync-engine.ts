@@ -112,44 +112,60 @@ export function agreedBase(base: Snapshot | undefined, pc: Snapshot, crm: Snapsh
   return out;
 }
 
-/** Base-snapshot key of the Partner Center write in flight (saved before the PATCH, gone with the next base). */
+/** Base-snapshot key of the writes in flight (saved before them, gone with the next base). */
 export const PENDING_KEY = "#pending";
 
-/** One field of a Partner Center write in flight: what Partner Center showed before it, and will show after. */
+/**
+ * One field of a write in flight: the side written (`pc`, the default, or `crm`), what that side
+ * showed before the write, and what both sides hold once it lands.
+ */
 export interface PendingWrite {
+  readonly side?: "pc" | "crm";
   readonly before: JsonValue;
   readonly after: JsonValue;
 }
 
 /**
- * The fields a PATCH changes to the value Dynamics 365 already holds (`crm`), as `before`/`after`
- * snapshot values: where the write lands, both sides agree on `after`. A field the PATCH changes
- * that Dynamics 365 is still to receive (the Partner Center status after a transition) is left out:
- * its base stays, so the next merge still copies it.
+ * The fields a sync is about to write, as `before`/`after` snapshot values per side written: a
+ * field Partner Center changes to (`pcAfter`, what it will show after the PATCH) that Dynamics 365
+ * already holds, and a field Dynamics 365 changes to (`target`, the new base) that Partner Center
+ * will hold. Where the write lands, both sides agree on `after`. A field both sides still have to
+ * receive, or neither, is left out: its base stays.
  */
-export function pendingWrites(before: Snapshot, after: Snapshot, crm: Snapshot): Record<string, PendingWrite> {
+export function pendingWrites(pc: Snapshot, crm: Snapshot, pcAfter: Snapshot, target: Snapshot): Record<string, PendingWrite> {
   const out: Record<string, PendingWrite> = {};
-  for (const key of Object.keys(after)) {
-    const was = before[key] ?? null;
-    const will = after[key] ?? null;
-    if (!jsonEquals(was, will) && key in crm && jsonEquals(crm[key] ?? null, will)) out[key] = { before: was, after: will };
+  for (const key of Object.keys(pcAfter)) {
+    const was = pc[key] ?? null;
+    const will = pcAfter[key] ?? null;
+    if (!jsonEquals(was, will) && key in crm && jsonEquals(crm[key] ?? null, will)) out[key] = { side: "pc", before: was, after: will };
+  }
+  for (const key of Object.keys(crm)) {
+    if (key in out || !(key in target) || !(key in pcAfter)) continue;
+    const was = crm[key] ?? null;
+    const will = target[key] ?? null;
+    if (!jsonEquals(was, will) && jsonEquals(pcAfter[key] ?? null, will)) out[key] = { side: "crm", before: was, after: will };
   }
   return out;
 }
 
+/** The entries of a pending record written to one side. */
+function pendingOn(pending: Record<string, PendingWrite>, side: "pc" | "crm"): Record<string, PendingWrite> {
+  return Object.fromEntries(Object.entries(pending).filter(([, w]) => (w.side ?? "pc") === side));
+}
+
 /**
- * A base saved with a Partner Center write in flight (the bridge stopped before it knew the
- * outcome): per field, where Partner Center still shows the value from before the write, the write
- * did not land and the base stays; anywhere else it landed — Partner Center shows our value, or a
- * later one someone set there after we read it — and our value becomes the base, so a later edit
- * in Partner Center is seen as one rather than as a conflict with our own write.
+ * A base saved with writes in flight (the bridge stopped before it knew their outcome): per field,
+ * where the side written still shows the value from before the write, the write did not land and
+ * the base stays; anywhere else it landed — that side shows our value, or a later one someone set
+ * there after we read it — and our value becomes the base, so a later edit there is seen as one
+ * rather than as a conflict with our own write.
  */
-export function settlePending(base: Snapshot, pc: Snapshot): Snapshot {
+export function settlePending(base: Snapshot, pc: Snapshot, crm: Snapshot): Snapshot {
   const { [PENDING_KEY]: raw, ...out } = base;
   if (!isJsonObject(raw)) return out;
   for (const [key, value] of Object.entries(raw)) {
     if (!isJsonObject(value) || !("before" in value) || !("after" in value)) continue;
-    const now = pc[key] ?? null;
+    const now = (value.side === "crm" ? crm[key] : pc[key]) ?? null;
     const before = value.before as JsonValue;
     const after = value.after as JsonValue;
     if (jsonEquals(now, before) && !jsonEquals(now, after)) continue;
@@ -451,7 +467,7 @@ export class SyncEngine {
 
       const mapping = await settings.mapping();
       const now = this.now();
-      if (base && PENDING_KEY in base) base = settlePending(base, snapshotFromReferral(side, mapping, link.entity));
+      if (base && PENDING_KEY in base) base = settlePending(base, snapshotFromReferral(side, mapping, link.entity), snapshotFromRecord(crm, mapping));
       // A link that moved to an opportunity but still holds its lead's base (a crash right after the
       // move): the opportunity is new to the link, as right after a move.
       if (base && link.entity === "opportunity" && !Object.keys(base).some((k) => k.startsWith("opportunity."))) base = baseForAttachedRecord(snapshotFromRecord(crm, mapping));
@@ -474,15 +490,19 @@ export class SyncEngine {
         }
       }
 
+      // 0. What is about to be written, saved first: should the bridge stop before it learns the
+      // outcome of a write, the next sync can tell from that side whether it landed (settlePending).
+      const pcBefore = snapshotFromReferral(side, mapping, link.entity);
+      const pcAfter =
+        result.toPartnerCenter.length > 0
+          ? snapshotFromReferral({ referral: applyOps(referral, result.toPartnerCenter), microsoft: side.microsoft ?? null }, mapping, link.entity)
+          : pcBefore;
+      const pending = pendingWrites(pcBefore, snapshotFromRecord(crm, mapping), pcAfter, newBase);
+      if (Object.keys(pending).length > 0) link = await store.saveLink({ ...link, base: { ...(base ?? {}), [PENDING_KEY]: pending }, expectedVersion: link.version });
+
       // 1. Partner Center, with the eTag read above.
       let referralAfter = referral;
       if (result.toPartnerCenter.length > 0) {
-        // Saved before the PATCH: should the bridge stop before it learns the outcome, the next sync
-        // can tell from Partner Center whether the write landed (settlePending).
-        const before = snapshotFromReferral(side, mapping, link.entity);
-        const after = snapshotFromReferral({ referral: applyOps(referral, result.toPartnerCenter), microsoft: side.microsoft ?? null }, mapping, link.entity);
-        const pending = pendingWrites(before, after, snapshotFromRecord(crm, mapping));
-        if (Object.keys(pending).length > 0) link = await store.saveLink({ ...link, base: { ...(base ?? {}), [PENDING_KEY]: pending }, expectedVersion: link.version });
         try {
           referralAfter = await pc.patch(referral, result.toPartnerCenter, ctx.correlationId);
           pcWrites++;
@@ -491,7 +511,13 @@ export class SyncEngine {
           // change for an edit made in Partner Center: that would be a conflict where there is none,
           // and the policy could settle it against a real edit made there in the meantime.
           base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), snapshotFromRecord(crm, mapping));
-          link = await store.saveLink({ ...link, base, pcETag: referralAfter.eTag ?? null, expectedVersion: link.version });
+          const crmPending = pendingOn(pending, "crm");
+          link = await store.saveLink({
+            ...link,
+            base: Object.keys(crmPending).length > 0 ? { ...base, [PENDING_KEY]: crmPending } : base,
+            pcETag: referralAfter.eTag ?? null,
+            expectedVersion: link.version,
+          });
         } catch (err) {
           if (err instanceof ConcurrencyError) continue; // changed since read: read again, merge again
           if (!(err instanceof ValidationError)) throw err;
