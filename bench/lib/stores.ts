@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
+import { dropPostgresSchema } from "@cosell/bridge/src/store";
 
 export type StoreKind = "sqlite" | "postgres";
 
@@ -40,15 +41,7 @@ export async function freshStore(kind: StoreKind, workDir: string, label: string
   return {
     kind,
     config: { kind: "postgres", connectionString: PG_URL, schema, poolSize: 10 },
-    drop: async () => {
-      const c = new Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropPostgresSchema(PG_URL, schema),
   };
 }
 

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { openStore } from "../src/store";
+import { dropPostgresSchema, openStore } from "../src/store";
 
 describe("openStore and expired leases", () => {
   let dir: string;
@@ -39,5 +39,11 @@ describe("openStore and expired leases", () => {
     const store = await openStore({ kind: "sqlite", path: file }, { now: later, maxAttempts: 1, reapOnOpen: false });
     expect((await store.getJob(jobId))?.state).toBe("running");
     await store.close();
+  });
+});
+
+describe("dropPostgresSchema", () => {
+  it("refuses a name the store would not use before it connects anywhere", async () => {
+    await expect(dropPostgresSchema("postgres://nowhere.invalid:1/x", 'x" CASCADE; DROP SCHEMA public')).rejects.toThrow(/not a schema name the store uses/);
   });
 });

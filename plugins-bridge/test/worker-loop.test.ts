@@ -7,11 +7,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Client } from "pg";
 import pino from "pino";
 import type { SyncEngine, SyncOutcome } from "../src/engine/sync-engine";
 import { Worker, type JobResult } from "../src/engine/worker";
-import { openStore, type Job, type Store } from "../src/store";
+import { dropPostgresSchema, openStore, type Job, type Store } from "../src/store";
 
 const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 const HOUR = 3_600_000;
@@ -29,15 +28,7 @@ const postgres: Opener = async () => {
   const store = await openStore({ kind: "postgres", connectionString: PG_URL, schema, poolSize: 4 });
   return {
     store,
-    drop: async () => {
-      const c = new Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropPostgresSchema(PG_URL, schema),
   };
 };
 

@@ -20,7 +20,7 @@ import { loadConfig, type BridgeConfig } from "@cosell/bridge/src/config";
 import { startBridge, type RunningBridge } from "@cosell/bridge/src/index";
 import { connect } from "@cosell/bridge/src/connect";
 import { createLogger } from "@cosell/bridge/src/observability/logger";
-import type { StoreConfig } from "@cosell/bridge/src/store";
+import { dropPostgresSchema, type StoreConfig } from "@cosell/bridge/src/store";
 import type { JobResult } from "@cosell/bridge/src/engine/worker";
 import type { Referral } from "@cosell/sandbox/src/partner-center";
 import { expectNoSecrets, witnessSecrets, type SecretWitness } from "../reliability/support/secrets";
@@ -55,15 +55,7 @@ export async function pgSchema(prefix = "cosell_e2e"): Promise<{ schema: string;
   await admin.end();
   return {
     schema,
-    drop: async () => {
-      const c = new Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropPostgresSchema(PG_URL, schema),
   };
 }
 

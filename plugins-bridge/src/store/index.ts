@@ -173,3 +173,18 @@ async function openPostgres(config: Extract<StoreConfig, { kind: "postgres" }>):
   }
   return new PostgresEngine(pool);
 }
+
+/**
+ * Drops a PostgreSQL schema of the store and everything in it (tests, benchmarks, and an admin
+ * removing the bridge). The name is checked as `openStore` checks it, then quoted.
+ */
+export async function dropPostgresSchema(connectionString: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new StoreOpenError(`'${schema}' is not a schema name the store uses`);
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

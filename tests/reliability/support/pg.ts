@@ -1,5 +1,6 @@
 /** PostgreSQL for the reliability suites: database `test` on 127.0.0.1:5432, one schema per test file. */
 import { Client } from "pg";
+import { dropPostgresSchema } from "@cosell/bridge/src/store";
 
 export const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -21,14 +22,6 @@ export async function pgSchema(prefix: string): Promise<PgSchema> {
   }
   return {
     schema,
-    drop: async () => {
-      const c = new Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropPostgresSchema(PG_URL, schema),
   };
 }
