@@ -14,19 +14,9 @@ import type { SyncEngine } from "../src/engine/sync-engine";
 import { Worker } from "../src/engine/worker";
 import { ThrottledError, TransientError } from "../src/http/errors";
 import { openStore, type BackoffPolicy } from "../src/store";
+import { VALID_ENV } from "./config-fixtures";
 
-const valid = {
-  BRIDGE_ADMIN_TOKEN: "admin-token-long-enough-0123456789",
-  DATAVERSE_URL: "https://contoso.crm.dynamics.com/",
-  DATAVERSE_TENANT_ID: "t",
-  DATAVERSE_CLIENT_ID: "c",
-  DATAVERSE_CLIENT_SECRET: "dataverse-secret-value",
-  DATAVERSE_WEBHOOK_KEY: "webhook-key-long-enough-0123456789",
-  PARTNER_CENTER_TENANT_ID: "t",
-  PARTNER_CENTER_CLIENT_ID: "c",
-  PARTNER_CENTER_CLIENT_SECRET: "pc-secret-value",
-  PARTNER_CENTER_REFRESH_TOKEN: "refresh-token-value",
-};
+const valid: Record<string, string> = { ...VALID_ENV };
 
 const details = { service: "partner-center" as const, method: "GET", path: "/x" };
 
