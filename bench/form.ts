@@ -15,13 +15,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { chromium } from "playwright-core";
 import { OpportunityColumn, SystemColumn, Table } from "@cosell/contract";
 import { SANDBOX_SELLER, TokenService, startDataverseEmulator } from "@cosell/sandbox";
 import { formHostUrl, mountFormHost } from "@cosell/sandbox/src/form-host";
 import { figure, unmeasured, type Figure } from "./lib/figures";
 import { spread } from "./lib/stats";
 import type { RunContext } from "./lib/world";
+import { CHROMIUM, launchChromium, newest } from "../tests/browser/chromium";
 
 export interface FormOptions {
   readonly runs: number;
@@ -38,7 +38,6 @@ const FIRST_RENDER_PROBE = `
     }
   }).observe(document, { childList: true, subtree: true });
 `;
-const CHROMIUM = "/usr/bin/chromium";
 const KIB = 1024;
 
 interface Bundle {
@@ -65,18 +64,6 @@ const BUNDLES: readonly Bundle[] = [
     targetKiB: 20,
   },
 ];
-
-/** Newest modification time under the given folders (generated files and dependencies aside). */
-function newest(dir: string): number {
-  if (!fs.existsSync(dir)) return 0;
-  let latest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === "generated" || entry.name === "node_modules") continue;
-    const full = path.join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(full) : fs.statSync(full).mtimeMs);
-  }
-  return latest;
-}
 
 async function ensureBuilt(b: Bundle, log: RunContext["log"]): Promise<void> {
   const sources = Math.max(...b.sources.map(newest));
@@ -109,7 +96,7 @@ async function firstRender(ctx: RunContext, o: FormOptions): Promise<Figure[]> {
     port: 0,
     extraRoutes: (app) => mountFormHost(app, { accessToken: () => tokens.issueUserAccessToken(SANDBOX_SELLER, dataverse.resourceUrl).accessToken }),
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  const browser = await launchChromium();
   try {
     dataverse.provisionContract();
     const token = tokens.issueUserAccessToken(SANDBOX_SELLER, dataverse.resourceUrl).accessToken;

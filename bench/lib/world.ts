@@ -6,11 +6,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as path from "node:path";
 import { OpportunityColumn } from "@cosell/contract";
-import { startSandbox, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
+import { SAMPLE_SOLUTION_ID, startSandbox, taggedCoSellReferral, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
 import { BridgeProcess } from "./bridge-process";
 import { freshStore, withStore, type BenchStore, type StoreKind } from "./stores";
 
-export const SOLUTION_ID = "SOL-15974-MQF";
+export const SOLUTION_ID = SAMPLE_SOLUTION_ID;
 
 export interface RunContext {
   readonly workDir: string;
@@ -68,26 +68,7 @@ export async function startWorld(ctx: RunContext, kind: StoreKind, label: string
 
 /** An inbound co-sell referral as Microsoft sends it, unique by `tag` (customer, contact e-mail). */
 export function inboundReferral(tag: string): Record<string, unknown> {
-  return {
-    name: `Co-sell ${tag}`,
-    type: "Shared",
-    qualification: "SalesQualified",
-    customerProfile: {
-      name: `Customer ${tag}`,
-      address: { addressLine1: "1 Main St", city: "Seattle", state: "WA", postalCode: "98101", country: "US" },
-      team: [{ firstName: "Cara", lastName: `Customer ${tag}`, phoneNumber: "2065550100", email: `cara.${tag}@customer.example` }],
-    },
-    consent: { consentToToShareInfoWithOthers: true, consentToContact: true },
-    details: {
-      notes: `Notes ${tag}`,
-      dealValue: 42000,
-      currency: "USD",
-      closingDateTime: "2027-03-31T00:00:00Z",
-      requirements: { solutions: [{ type: "Name", id: SOLUTION_ID, name: "Contoso Data Estate" }] },
-    },
-    team: [{ firstName: "Megan", lastName: "Bowen", email: "megan.bowen@microsoft.example" }],
-    inviteContext: { notes: "Please engage", invitedBy: { organizationId: "msft", organizationName: "Microsoft" } },
-  };
+  return taggedCoSellReferral(tag, "98101");
 }
 
 export async function must<T>(p: Promise<{ status: number; body: T }>, what: string): Promise<T> {

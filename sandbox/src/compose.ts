@@ -157,13 +157,44 @@ export interface CatalogueSolution {
   readonly publisher: string;
 }
 
+/** The first solution of the sample catalogue: the one test referrals and opportunities name. */
+export const SAMPLE_SOLUTION_ID = "SOL-15974-MQF";
+
 /** The catalogue a partner would keep: what its sellers may pick in the section's solution picker. */
 export function sampleSolutions(): CatalogueSolution[] {
   return [
-    { name: "Contoso Data Estate", solutionId: "SOL-15974-MQF", publisher: "Contoso" },
+    { name: "Contoso Data Estate", solutionId: SAMPLE_SOLUTION_ID, publisher: "Contoso" },
     { name: "Contoso Field Service", solutionId: "SOL-27391-KTR", publisher: "Contoso" },
     { name: "Fabrikam Analytics", solutionId: "SOL-34104-EBB", publisher: "Fabrikam" },
   ];
+}
+
+/**
+ * An inbound co-sell referral for a customer named after `tag` (as `POST /_emulator/inbound-referrals`
+ * takes it), for tests and benchmarks: `Customer <tag>` at `postalCode`, contact `cara.<tag>@…`.
+ */
+export function taggedCoSellReferral(tag: string, postalCode: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: `Co-sell ${tag}`,
+    type: "Shared",
+    qualification: "SalesQualified",
+    customerProfile: {
+      name: `Customer ${tag}`,
+      address: { addressLine1: "1 Main St", city: "Seattle", state: "WA", postalCode, country: "US" },
+      team: [{ firstName: "Cara", lastName: `Customer${tag}`, phoneNumber: "2065550100", email: `cara.${tag}@customer.example` }],
+    },
+    consent: { consentToToShareInfoWithOthers: true, consentToContact: true },
+    details: {
+      notes: `Notes ${tag}`,
+      dealValue: 42000,
+      currency: "USD",
+      closingDateTime: "2027-03-31T00:00:00Z",
+      requirements: { solutions: [{ type: "Name", id: SAMPLE_SOLUTION_ID, name: "Contoso Data Estate" }] },
+    },
+    team: [{ firstName: "Megan", lastName: "Bowen", email: "megan.bowen@microsoft.example" }],
+    inviteContext: { notes: "Please engage", invitedBy: { organizationId: "msft", organizationName: "Microsoft" } },
+    ...overrides,
+  };
 }
 
 /** A few inbound referrals of each kind Partner Center sends (co-sell opportunity, marketplace and qualified leads). */
@@ -186,7 +217,7 @@ export function sampleReferrals(): Record<string, unknown>[] {
         dealValue: 75000,
         currency: "EUR",
         closingDateTime: close,
-        requirements: { solutions: [{ type: "Name", id: "SOL-15974-MQF", name: "Contoso Data Estate" }] },
+        requirements: { solutions: [{ type: "Name", id: SAMPLE_SOLUTION_ID, name: "Contoso Data Estate" }] },
       },
       team: [{ firstName: "Megan", lastName: "Bowen", phoneNumber: "0100000000", email: "megan.bowen@microsoft.example" }],
       inviteContext: { notes: "Please engage", invitedBy: { organizationId: "msft", organizationName: "Microsoft" } },

@@ -27,8 +27,9 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Newest modification time under a folder (the control's sources), ignoring generated files. */
-function newest(dir: string): number {
+/** Newest modification time under a folder (sources), ignoring generated files and dependencies; 0 when it is missing. */
+export function newest(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
   let latest = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === "generated" || entry.name === "node_modules") continue;

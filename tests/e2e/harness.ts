@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import { Client } from "pg";
 import { OpportunityColumn, type EnvironmentVariableName } from "@cosell/contract";
-import { startSandbox, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
+import { SAMPLE_SOLUTION_ID, startSandbox, taggedCoSellReferral, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
 import { loadConfig, type BridgeConfig } from "@cosell/bridge/src/config";
 import { startBridge, type RunningBridge } from "@cosell/bridge/src/index";
 import { connect } from "@cosell/bridge/src/connect";
@@ -117,34 +117,14 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export const SOLUTION_ID = "SOL-15974-MQF";
+export const SOLUTION_ID = SAMPLE_SOLUTION_ID;
 /** The job lease the in-process bridge uses. */
 export const LEASE_MS = 30_000;
 
 /** An inbound co-sell referral as Microsoft sends it (override what the test is about). */
 export function coSellReferral(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const tag = Math.random().toString(36).slice(2, 8);
-  return {
-    name: `Co-sell ${tag}`,
-    type: "Shared",
-    qualification: "SalesQualified",
-    customerProfile: {
-      name: `Customer ${tag}`,
-      address: { addressLine1: "1 Main St", city: "Seattle", state: "WA", postalCode: `98${tag.length}0${tag.charCodeAt(0) % 10}`, country: "US" },
-      team: [{ firstName: "Cara", lastName: `Customer${tag}`, phoneNumber: "2065550100", email: `cara.${tag}@customer.example` }],
-    },
-    consent: { consentToToShareInfoWithOthers: true, consentToContact: true },
-    details: {
-      notes: `Notes ${tag}`,
-      dealValue: 42000,
-      currency: "USD",
-      closingDateTime: "2027-03-31T00:00:00Z",
-      requirements: { solutions: [{ type: "Name", id: SOLUTION_ID, name: "Contoso Data Estate" }] },
-    },
-    team: [{ firstName: "Megan", lastName: "Bowen", email: "megan.bowen@microsoft.example" }],
-    inviteContext: { notes: "Please engage", invitedBy: { organizationId: "msft", organizationName: "Microsoft" } },
-    ...overrides,
-  };
+  return taggedCoSellReferral(tag, `98${tag.length}0${tag.charCodeAt(0) % 10}`, overrides);
 }
 
 export async function startE2E(options: E2EOptions): Promise<E2E & { schemaDrop?: () => Promise<void> }> {

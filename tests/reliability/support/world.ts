@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { OpportunityColumn, SystemColumn, Table } from "@cosell/contract";
-import { startSandbox, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
+import { SAMPLE_SOLUTION_ID, startSandbox, taggedCoSellReferral, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
 import type { Referral } from "@cosell/sandbox/src/partner-center";
 import type { QueueStats, Store, StoreConfig } from "@cosell/bridge/src/store";
 import { BridgeProcess, runCli, type CliResult } from "./bridge-process";
@@ -21,7 +21,7 @@ import { pause, waitFor } from "./wait";
 
 export type StoreKind = "sqlite" | "postgres";
 
-export const SOLUTION_ID = "SOL-15974-MQF";
+export const SOLUTION_ID = SAMPLE_SOLUTION_ID;
 
 export interface WorldOptions {
   readonly name: string;
@@ -324,25 +324,5 @@ export function createdId(r: { headers: Headers }): string {
 
 /** An inbound co-sell referral as Microsoft sends it. */
 export function coSellReferral(tag: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: `Co-sell ${tag}`,
-    type: "Shared",
-    qualification: "SalesQualified",
-    customerProfile: {
-      name: `Customer ${tag}`,
-      address: { addressLine1: "1 Main St", city: "Seattle", state: "WA", postalCode: `98${(tag.charCodeAt(0) % 90) + 10}`, country: "US" },
-      team: [{ firstName: "Cara", lastName: `Customer${tag}`, phoneNumber: "2065550100", email: `cara.${tag}@customer.example` }],
-    },
-    consent: { consentToToShareInfoWithOthers: true, consentToContact: true },
-    details: {
-      notes: `Notes ${tag}`,
-      dealValue: 42000,
-      currency: "USD",
-      closingDateTime: "2027-03-31T00:00:00Z",
-      requirements: { solutions: [{ type: "Name", id: SOLUTION_ID, name: "Contoso Data Estate" }] },
-    },
-    team: [{ firstName: "Megan", lastName: "Bowen", email: "megan.bowen@microsoft.example" }],
-    inviteContext: { notes: "Please engage", invitedBy: { organizationId: "msft", organizationName: "Microsoft" } },
-    ...overrides,
-  };
+  return taggedCoSellReferral(tag, `98${(tag.charCodeAt(0) % 90) + 10}`, overrides);
 }
