@@ -237,15 +237,7 @@ export class DataverseClient {
       });
       lines.push(`--${csId}--`);
     }
-    lines.push(`--${batchId}--`, "");
-    const res = await this.http.send({
-      method: "POST",
-      path: "/$batch",
-      headers: await this.headers({ "content-type": `multipart/mixed; boundary=${batchId}` }),
-      body: lines.join("\r\n"),
-      timeoutMs: 120_000,
-    });
-    return parseBatchResponse(String(res.headers["content-type"] ?? ""), res.text);
+    return this.postBatch(batchId, lines);
   }
 
   /**
@@ -261,6 +253,11 @@ export class DataverseClient {
       lines.push(`--${batchId}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary", "");
       lines.push(`GET ${this.apiRoot}${p.startsWith("/") ? p : `/${p}`} HTTP/1.1`, "Accept: application/json", "", "");
     }
+    return this.postBatch(batchId, lines);
+  }
+
+  /** Closes the multipart body whose parts are `lines`, posts it to `$batch`, and parses the answer. */
+  private async postBatch(batchId: string, lines: string[]): Promise<BatchResponse[]> {
     lines.push(`--${batchId}--`, "");
     const res = await this.http.send({
       method: "POST",

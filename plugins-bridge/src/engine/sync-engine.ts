@@ -467,10 +467,13 @@ export class SyncEngine {
 
       const mapping = await settings.mapping();
       const now = this.now();
-      if (base && PENDING_KEY in base) base = settlePending(base, snapshotFromReferral(side, mapping, link.entity), snapshotFromRecord(crm, mapping));
+      // Both sides as read this round, in snapshot form (what the base is compared with).
+      const pcSnap = snapshotFromReferral(side, mapping, link.entity);
+      const crmSnap = snapshotFromRecord(crm, mapping);
+      if (base && PENDING_KEY in base) base = settlePending(base, pcSnap, crmSnap);
       // A link that moved to an opportunity but still holds its lead's base (a crash right after the
       // move): the opportunity is new to the link, as right after a move.
-      if (base && link.entity === "opportunity" && !Object.keys(base).some((k) => k.startsWith("opportunity."))) base = baseForAttachedRecord(snapshotFromRecord(crm, mapping));
+      if (base && link.entity === "opportunity" && !Object.keys(base).some((k) => k.startsWith("opportunity."))) base = baseForAttachedRecord(crmSnap);
       const result = merge(base, side, crm, mapping, now);
       const newBase: Snapshot = { ...result.newBase };
       const audit: AuditEntry[] = [...carried, ...result.audit];
@@ -478,8 +481,6 @@ export class SyncEngine {
       // Lookups the core described by value (currency, owner) become binds; what matches nothing is held back.
       const { body, unresolved } = await gateway.resolve(result.toDataverse.record);
       if (unresolved.length > 0) {
-        const pcSnap = snapshotFromReferral(side, mapping, link.entity);
-        const crmSnap = snapshotFromRecord(crm, mapping);
         for (const u of unresolved) {
           const field = fieldsForLink(mapping, link.entity).find((f) => f.kind === link.entity && f.dataverse === u.column);
           if (!field) continue;
@@ -492,12 +493,11 @@ export class SyncEngine {
 
       // 0. What is about to be written, saved first: should the bridge stop before it learns the
       // outcome of a write, the next sync can tell from that side whether it landed (settlePending).
-      const pcBefore = snapshotFromReferral(side, mapping, link.entity);
       const pcAfter =
         result.toPartnerCenter.length > 0
           ? snapshotFromReferral({ referral: applyOps(referral, result.toPartnerCenter), microsoft: side.microsoft ?? null }, mapping, link.entity)
-          : pcBefore;
-      const pending = pendingWrites(pcBefore, snapshotFromRecord(crm, mapping), pcAfter, newBase);
+          : pcSnap;
+      const pending = pendingWrites(pcSnap, crmSnap, pcAfter, newBase);
       if (Object.keys(pending).length > 0) link = await store.saveLink({ ...link, base: { ...(base ?? {}), [PENDING_KEY]: pending }, expectedVersion: link.version });
 
       // 1. Partner Center, with the eTag read above.
@@ -510,7 +510,7 @@ export class SyncEngine {
           // written. Should that write (or anything after it) fail, the retry must not take our own
           // change for an edit made in Partner Center: that would be a conflict where there is none,
           // and the policy could settle it against a real edit made there in the meantime.
-          base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), snapshotFromRecord(crm, mapping));
+          base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), crmSnap);
           const crmPending = pendingOn(pending, "crm");
           link = await store.saveLink({
             ...link,
@@ -546,7 +546,7 @@ export class SyncEngine {
           if (!(err instanceof ConcurrencyError)) throw err;
           // Partner Center may already hold our change: merge the next round against what both agree on.
           if (referralAfter !== referral) {
-            base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), snapshotFromRecord(crm, mapping));
+            base = agreedBase(base, snapshotFromReferral({ referral: referralAfter, microsoft: side.microsoft ?? null }, mapping, link.entity), crmSnap);
             // What was sent stays sent: its audit line goes with the next round's Dataverse write.
             carried = [...carried, ...result.audit.filter((a) => a.direction === "CRM→PC" && a.outcome !== "skipped")];
           }
