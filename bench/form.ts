@@ -18,7 +18,7 @@ import { gzipSync } from "node:zlib";
 import { OpportunityColumn, SystemColumn, Table } from "@cosell/contract";
 import { SANDBOX_SELLER, TokenService, startDataverseEmulator } from "@cosell/sandbox";
 import { formHostUrl, mountFormHost } from "@cosell/sandbox/src/form-host";
-import { figure, unmeasured, type Figure } from "./lib/figures";
+import { figure, toKB, unmeasured, type Figure, type Switch } from "./lib/figures";
 import { spread } from "./lib/stats";
 import type { RunContext } from "./lib/world";
 import { CHROMIUM, launchChromium, newest } from "../tests/browser/chromium";
@@ -38,14 +38,15 @@ const FIRST_RENDER_PROBE = `
     }
   }).observe(document, { childList: true, subtree: true });
 `;
-const KIB = 1024;
+/** No bridge takes part in the form figures: nothing of it is switched off. */
+const OFF: readonly Switch[] = ["none"];
 
 interface Bundle {
   readonly name: string;
   readonly file: string;
   readonly sources: readonly string[];
   readonly workspace: string;
-  readonly targetKiB: number;
+  readonly targetKB: number;
 }
 
 const BUNDLES: readonly Bundle[] = [
@@ -54,14 +55,14 @@ const BUNDLES: readonly Bundle[] = [
     file: path.join(REPO, "pcf/out/controls/PartnerCenterSection/bundle.js"),
     sources: [path.join(REPO, "pcf/PartnerCenterSection"), path.join(REPO, "contract/src")],
     workspace: "pcf",
-    targetKiB: 50,
+    targetKB: 50,
   },
   {
     name: "form.formScript",
     file: path.join(REPO, "webresources/dist/cosell_/opportunityform.js"),
     sources: [path.join(REPO, "webresources/src"), path.join(REPO, "contract/src")],
     workspace: "webresources",
-    targetKiB: 20,
+    targetKB: 20,
   },
 ];
 
@@ -78,18 +79,18 @@ async function bundleFigures(log: RunContext["log"]): Promise<Figure[]> {
     try {
       await ensureBuilt(b, log);
       const bytes = fs.readFileSync(b.file);
-      log(`  ${path.relative(REPO, b.file)}: ${bytes.length} bytes (${(bytes.length / KIB).toFixed(1)} KiB), ${gzipSync(bytes).length} bytes gzipped`);
-      out.push(figure(`${b.name}.size`, "KiB", bytes.length / KIB, { op: "<=", value: b.targetKiB }, "production build, minified"));
-      out.push(figure(`${b.name}.gzipped`, "KiB", gzipSync(bytes).length / KIB, null, "what travels over the wire"));
+      log(`  ${path.relative(REPO, b.file)}: ${bytes.length} bytes (${toKB(bytes.length).toFixed(2)} KB), ${gzipSync(bytes).length} bytes gzipped`);
+      out.push(figure(`${b.name}.size`, "KB", toKB(bytes.length), { op: "<=", value: b.targetKB }, `production build, minified, ${bytes.length} bytes`, OFF));
+      out.push(figure(`${b.name}.gzipped`, "KB", toKB(gzipSync(bytes).length), null, "what travels over the wire", OFF));
     } catch (err) {
-      out.push(unmeasured(`${b.name}.size`, "KiB", { op: "<=", value: b.targetKiB }, `build failed: ${(err as Error).message.split("\n")[0]}`));
+      out.push(unmeasured(`${b.name}.size`, "KB", { op: "<=", value: b.targetKB }, `build failed: ${(err as Error).message.split("\n")[0]}`, OFF));
     }
   }
   return out;
 }
 
 async function firstRender(ctx: RunContext, o: FormOptions): Promise<Figure[]> {
-  if (!fs.existsSync(CHROMIUM)) return [unmeasured("form.firstRender", "ms", null, `${CHROMIUM} not found`)];
+  if (!fs.existsSync(CHROMIUM)) return [unmeasured("form.firstRender", "ms", null, `${CHROMIUM} not found`, OFF)];
   const tokens = new TokenService();
   const dataverse = await startDataverseEmulator({
     tokens,
@@ -136,8 +137,8 @@ async function firstRender(ctx: RunContext, o: FormOptions): Promise<Figure[]> {
     }
     ctx.log(`  first render (ms): ${samples.map((s) => s.toFixed(0)).join(", ")}; of which after the scripts arrived: ${afterScripts.map((s) => s.toFixed(0)).join(", ")}`);
     return [
-      figure("form.firstRender", "ms", spread(samples), null, "navigation start → the control's first section in the DOM, fresh browser context"),
-      figure("form.firstRenderAfterScripts", "ms", spread(afterScripts), null, "the part after the control's bundle and the platform libraries arrived (host init, data, render)"),
+      figure("form.firstRender", "ms", spread(samples), null, "navigation start → the control's first section in the DOM, fresh browser context", OFF),
+      figure("form.firstRenderAfterScripts", "ms", spread(afterScripts), null, "the part after the control's bundle and the platform libraries arrived (host init, data, render)", OFF),
     ];
   } finally {
     await browser.close();
@@ -151,7 +152,7 @@ export async function formFigures(ctx: RunContext, o: FormOptions): Promise<Figu
   try {
     figures.push(...(await firstRender(ctx, o)));
   } catch (err) {
-    figures.push(unmeasured("form.firstRender", "ms", null, (err as Error).message.split("\n")[0] ?? "failed"));
+    figures.push(unmeasured("form.firstRender", "ms", null, (err as Error).message.split("\n")[0] ?? "failed", OFF));
   }
   return figures;
 }

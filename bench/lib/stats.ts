@@ -15,12 +15,16 @@ export function median(samples: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** A figure over several runs: the median, and the spread as the lowest and highest run. */
+/**
+ * A figure over several runs: the median, and the spread as the lowest and highest run. A run that
+ * produced no value (NaN) is kept in `runs` and counted in `failedRuns`, never dropped.
+ */
 export interface Spread {
   readonly median: number;
   readonly min: number;
   readonly max: number;
   readonly runs: readonly number[];
+  readonly failedRuns: number;
 }
 
 export function spread(runs: readonly number[]): Spread {
@@ -30,6 +34,7 @@ export function spread(runs: readonly number[]): Spread {
     min: finite.length ? Math.min(...finite) : Number.NaN,
     max: finite.length ? Math.max(...finite) : Number.NaN,
     runs: [...runs],
+    failedRuns: runs.length - finite.length,
   };
 }
 
