@@ -9,10 +9,10 @@ import * as path from "path";
 import * as zlib from "zlib";
 
 export const BUNDLE = path.resolve(__dirname, "../out/controls/PartnerCenterSection/bundle.js");
-/** Our target; above it we warn (the build still passes). */
-export const TARGET_BYTES = 50 * 1024;
+/** Issue 6's target, 50 KB of 1,000 bytes; above it we warn (the build still passes). */
+export const TARGET_BYTES = 50 * 1000;
 /** Above this something that should be external was bundled: fail. */
-export const CEILING_BYTES = 128 * 1024;
+export const CEILING_BYTES = 128 * 1000;
 /** The globals pcf-scripts 1.51.1 maps the platform libraries to (PlatformLibraryVersions.json). */
 export const PLATFORM_GLOBALS = ["Reactv16", "FluentUIReactv940"] as const;
 
@@ -40,11 +40,11 @@ function main(): number {
     return 1;
   }
   const r = inspectBundle(fs.readFileSync(BUNDLE));
-  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-  console.log(`bundle.js: ${r.bytes} bytes (${kib(r.bytes)}), ${r.gzipBytes} bytes gzipped (${kib(r.gzipBytes)})`);
+  const kb = (n: number) => `${(n / 1000).toFixed(1)} KB`;
+  console.log(`bundle.js: ${r.bytes} bytes (${kb(r.bytes)}), ${r.gzipBytes} bytes gzipped (${kb(r.gzipBytes)})`);
   if (r.missingGlobals.length) console.error(`Platform globals not referenced: ${r.missingGlobals.join(", ")}`);
   if (r.bundlesReact) console.error("React is inside the bundle: it must come from the platform.");
-  if (r.bytes > TARGET_BYTES) console.warn(`Above the ${kib(TARGET_BYTES)} target (see pcf/README.md, "Bundle size").`);
+  if (r.bytes > TARGET_BYTES) console.warn(`Above the ${kb(TARGET_BYTES)} target (see pcf/README.md, "Bundle size").`);
   return r.missingGlobals.length || r.bundlesReact || r.bytes > CEILING_BYTES ? 1 : 0;
 }
 
