@@ -6,7 +6,11 @@
  * test/services/dataverse.test.ts). This adapter gives dataverse-ify the CRUD calls and makes the
  * rest fail with a typed error that says why.
  */
-import { XrmContextDataverseClient, setMetadataCache, type DataverseClient } from "dataverse-ify";
+import type { DataverseClient } from "dataverse-ify";
+// The two modules by path, not through dataverse-ify's barrel: the barrel's re-exports of every
+// module (types, the Node client's helpers) would ride along in the bundle (issue 14: ≤ 50 KB).
+import { XrmContextDataverseClient } from "dataverse-ify/lib/dataverse-ify/DataverseClient/XrmContextDataverseClient";
+import { setMetadataCache } from "dataverse-ify/lib/metadata/MetadataCache";
 import { metadataCache } from "../dataverse-gen/metadata";
 
 export class UnsupportedInControlError extends Error {
