@@ -32,7 +32,10 @@ const r = Results.parse(JSON.parse(fs.readFileSync(file, "utf8")));
 const op = (o: string) => (o === "<=" ? "≤" : o === ">=" ? "≥" : "=");
 console.log(`${r.mode} run of ${r.startedAt}, ${Math.round(r.durationSeconds / 60)} min, 1-min load average ${r.machine.loadAverage1mDuringRun.min}–${r.machine.loadAverage1mDuringRun.max}\n`);
 const counted = r.figures.filter((f) => f.target !== null || f.pass === false);
-console.log(`targets met ${counted.filter((f) => f.pass === true).length} of ${counted.length} (KB = 1,000 bytes, MB = 1,000,000 bytes)\n`);
+// Runs before issue 14 measured KiB, and MiB labelled "MB": their figures are printed as recorded.
+const legacy = r.figures.some((f) => f.unit === "KiB");
+const units = legacy ? "as recorded: KiB, and MiB labelled MB" : "KB = 1,000 bytes, MB = 1,000,000 bytes";
+console.log(`targets met ${counted.filter((f) => f.pass === true).length} of ${counted.length} (${units})\n`);
 console.log("| figure | median | spread (min–max) | target | |");
 console.log("| --- | --- | --- | --- | --- |");
 for (const f of r.figures) {
