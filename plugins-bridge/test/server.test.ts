@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { startSandbox, type Sandbox } from "@cosell/sandbox/src/compose";
-import { createDispatchIdentity, type DispatchIdentity } from "@cosell/sandbox/src/partner-center";
+import { createCertificateAuthority, createDispatchIdentity, type DispatchIdentity } from "@cosell/sandbox/src/partner-center";
 import { loadConfig, type BridgeConfig, DATAVERSE_WEBHOOK_HEADER } from "../src/config";
 import { createRuntime, type BridgeRuntime } from "../src/engine/runtime";
 import { REFERRALS_RESOURCE } from "../src/partner-center/client";
@@ -28,11 +28,13 @@ interface CertHost {
   close(): Promise<void>;
 }
 
-async function certificateHost(identity: DispatchIdentity): Promise<CertHost> {
+/** Serves `identity` at /cert.cer and, when given, `foreign` (issued by another root) at /foreign.cer. */
+async function certificateHost(identity: DispatchIdentity, foreign?: DispatchIdentity): Promise<CertHost> {
   const host: CertHost = { origin: "", downloads: 0, close: async () => undefined };
   const server: Server = createServer((req, res) => {
     host.downloads++;
     if (req.url === "/cert.cer") res.end(identity.certificateDer);
+    else if (req.url === "/foreign.cer" && foreign) res.end(foreign.certificateDer);
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -45,6 +47,7 @@ async function certificateHost(identity: DispatchIdentity): Promise<CertHost> {
 describe("bridge HTTP server", () => {
   let sandbox: Sandbox;
   let identity: DispatchIdentity;
+  let foreign: DispatchIdentity;
   let certs: CertHost;
   let offList: CertHost;
   let config: BridgeConfig;
@@ -58,7 +61,8 @@ describe("bridge HTTP server", () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ ports: { identity: 0, partnerCenter: 0, dataverse: 0 } });
     identity = await createDispatchIdentity();
-    certs = await certificateHost(identity);
+    foreign = await createDispatchIdentity({ authority: await createCertificateAuthority("Some Other Root CA") });
+    certs = await certificateHost(identity, foreign);
     offList = await certificateHost(identity);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-server-"));
     env = sandbox.bridgeEnvironment({ port: 0, sqlitePath: path.join(dir, "bridge.sqlite"), extra: { PC_WEBHOOK_CERT_ORIGINS: certs.origin } });
@@ -152,6 +156,15 @@ describe("bridge HTTP server", () => {
       const res = await post("/webhooks/partner-center", body, headers);
       expect(res.status).toBe(401);
       expect(await stats()).toEqual(before);
+    });
+
+    it("refuses a certificate issued by a root the sandbox's bridge does not trust, on an allow-listed host", async () => {
+      const before = await stats();
+      const body = event({ ResourceUri: "https://x/engagements/v1/referrals/ref-foreign" });
+      const res = await post("/webhooks/partner-center", body, { ...signed(body), authorization: `Signature ${foreign.sign(body)}`, "x-ms-certificate-url": `${certs.origin}/foreign.cer` });
+      expect(res.status).toBe(401);
+      expect(await stats()).toEqual(before);
+      expect(logLines.join("")).toMatch(/certificate-untrusted/);
     });
 
     it("never fetches a certificate from an origin off the allow-list", async () => {

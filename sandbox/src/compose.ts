@@ -15,6 +15,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { FastifyInstance } from "fastify";
 import {
@@ -251,6 +252,14 @@ export function sampleReferrals(): Record<string, unknown>[] {
   ];
 }
 
+/** The sandbox root CA as a PEM file for the bridge (PC_WEBHOOK_CERT_CA_FILE); removed when the sandbox closes. */
+function writeWebhookCaFile(pem: string): { path: string; close(): Promise<void> } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-sandbox-ca-"));
+  const file = path.join(dir, "partner-center-webhook-root-ca.pem");
+  fs.writeFileSync(file, pem, { mode: 0o644 });
+  return { path: file, close: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const host = options.host ?? "127.0.0.1";
   const ports = options.ports ?? { identity: DEFAULT_PORTS.identity, partnerCenter: DEFAULT_PORTS.partnerCenter, dataverse: DEFAULT_PORTS.dataverse };
@@ -268,6 +277,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ...(options.logger ? { logger: options.logger } : {}),
     });
     started.push(partnerCenter);
+    const webhookCaFile = writeWebhookCaFile(partnerCenter.rootCertificatePem);
+    started.push(webhookCaFile);
     const dataverse = await startDataverseEmulator({
       tokens,
       host,
@@ -444,6 +455,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         PARTNER_CENTER_REFERRAL_LINK: partnerCenter.referralLink("{id}").replace("%7Bid%7D", "{id}"),
         // The sandbox's certificate host is allow-listed here, by configuration, never by default.
         PC_WEBHOOK_CERT_ORIGINS: new URL(partnerCenter.certificateUrl).origin,
+        // ... and its root CA is trusted (besides Node's roots): the signing certificate chains to it.
+        PC_WEBHOOK_CERT_CA_FILE: webhookCaFile.path,
         ENTRA_LOGIN_URL: identity.url,
         RECONCILE_INTERVAL_SECONDS: String(o.reconcileIntervalSeconds ?? 300),
         LOG_LEVEL: o.logLevel ?? "info",

@@ -99,6 +99,7 @@ const EnvSchema = z.object({
     .refine((v) => v.includes("{id}"), "must contain {id} where the referral id goes"),
   PC_WEBHOOK_CERT_ORIGINS: originList.default(["https://3psostorageacct.blob.core.windows.net"]),
   PC_WEBHOOK_CERT_ORGANIZATION: z.string().default("Microsoft Corporation"),
+  PC_WEBHOOK_CERT_CA_FILE: z.string().min(1, "must be a path to a PEM bundle of extra trusted root CAs").optional(),
 
   ENTRA_LOGIN_URL: url("Entra ID login host").default("https://login.microsoftonline.com"),
 
@@ -137,6 +138,8 @@ export interface BridgeConfig {
     referralLinkTemplate: string;
     certificateOrigins: readonly string[];
     certificateOrganization: string;
+    /** PEM bundle of roots trusted for webhook certificates besides Node's bundled roots. */
+    certificateAuthorityFile?: string;
   };
   readonly loginUrl: string;
   readonly mappingFile?: string;
@@ -201,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
       referralLinkTemplate: e.PARTNER_CENTER_REFERRAL_LINK,
       certificateOrigins: e.PC_WEBHOOK_CERT_ORIGINS,
       certificateOrganization: e.PC_WEBHOOK_CERT_ORGANIZATION,
+      ...(e.PC_WEBHOOK_CERT_CA_FILE ? { certificateAuthorityFile: e.PC_WEBHOOK_CERT_CA_FILE } : {}),
     },
     loginUrl: e.ENTRA_LOGIN_URL,
     mappingFile: e.MAPPING_FILE,

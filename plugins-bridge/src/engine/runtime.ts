@@ -13,6 +13,7 @@ import { PartnerCenterClient, REFERRALS_RESOURCE } from "../partner-center/clien
 import { Reconciler } from "../reconcile";
 import { BridgeMetrics } from "../server/metrics";
 import { openStore, type Store, type StoreConfig } from "../store";
+import { readTrustAnchors } from "../webhooks/certificate-chain";
 import { PartnerCenterSignatureVerifier } from "../webhooks/partner-center-signature";
 import { DataverseIntake, PartnerCenterIntake } from "../webhooks/intake";
 import { CrmGateway } from "./crm";
@@ -67,6 +68,7 @@ const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<BridgeRuntime> {
   const log = options.log ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   const adminMapping = readAdminMapping(config.mappingFile, config.partnerCenter.referralLinkTemplate);
+  const trustAnchors = readTrustAnchors(config.partnerCenter.certificateAuthorityFile);
   const store = await openStore(options.store ?? config.store, { maxAttempts: config.maxAttempts });
   try {
     // The newest refresh token, unless the admin has configured a new one since it was stored.
@@ -147,6 +149,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     const verifier = new PartnerCenterSignatureVerifier({
       allowedOrigins: config.partnerCenter.certificateOrigins,
       organization: config.partnerCenter.certificateOrganization,
+      trustAnchors,
       ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
     });
     const partnerCenterIntake = new PartnerCenterIntake(store, verifier);

@@ -2,14 +2,16 @@
  * Verifies a Partner Center webhook the documented way (specs/partner-center-api.md §3.4):
  *   1. the three headers are present; the algorithm is rsa-sha256;
  *   2. the certificate URL is https on an allow-listed origin (never fetched otherwise);
- *   3. the certificate (cached per URL) is currently valid and issued to the expected organization;
- *   4. `Authorization: Signature <base64>` (or `x-ms-signature`) is an RSA-SHA256 signature of the
+ *   3. the certificate (downloaded with any intermediates, cached per URL with an expiry) chains to a
+ *      trusted root, every certificate on the path is valid now, the key may sign (certificate-chain.ts);
+ *   4. it is issued to or by the expected organization (the documented "Organization" check);
+ *   5. `Authorization: Signature <base64>` (or `x-ms-signature`) is an RSA-SHA256 signature of the
  *      raw body bytes under the certificate's public key.
- * One error class, one message per way it can fail (STYLE: svix). Chain validation up to Microsoft's
- * root is not done: Node has no API for it without shipping roots; the origin allow-list and the
- * organization check stand in for it (documented in the bridge README).
+ * The origin allow-list is a second gate in front of the chain: nothing off it is ever fetched.
+ * One error class, one message per way it can fail (STYLE: svix).
  */
 import { X509Certificate, verify as rsaVerify } from "node:crypto";
+import { parseCertificates, TrustAnchors, verifyChain, type ChainFailure } from "./certificate-chain";
 
 export type SignatureFailure =
   | "missing-header"
@@ -17,8 +19,7 @@ export type SignatureFailure =
   | "malformed-signature"
   | "certificate-origin-not-allowed"
   | "certificate-unavailable"
-  | "certificate-invalid"
-  | "certificate-expired"
+  | ChainFailure
   | "certificate-organization"
   | "signature-mismatch";
 
@@ -38,6 +39,8 @@ export interface SignatureVerifierOptions {
   readonly allowedOrigins: readonly string[];
   /** Expected `O=` of the certificate's subject or issuer. */
   readonly organization: string;
+  /** Trust anchors; by default Node's bundled roots (which include Microsoft's). */
+  readonly trustAnchors?: TrustAnchors;
   readonly cacheTtlMs?: number;
   readonly fetchTimeoutMs?: number;
   readonly maxCertificateBytes?: number;
@@ -53,14 +56,17 @@ const header = (h: HeaderBag, name: string): string | undefined => {
 };
 
 export class PartnerCenterSignatureVerifier {
-  private readonly cache = new Map<string, { cert: X509Certificate; until: number }>();
-  private readonly inflight = new Map<string, Promise<X509Certificate>>();
+  /** Verified bundles per URL; `validFrom`–`validTo` is the window in which every certificate on the path is valid. */
+  private readonly cache = new Map<string, { cert: X509Certificate; until: number; validFrom: number; validTo: number }>();
+  private readonly inflight = new Map<string, Promise<X509Certificate[]>>();
   private readonly allowed: Set<string>;
   private readonly now: () => number;
+  private anchors: TrustAnchors | undefined;
 
   constructor(private readonly options: SignatureVerifierOptions) {
     this.allowed = new Set(options.allowedOrigins.map((o) => new URL(o).origin));
     this.now = options.now ?? Date.now;
+    this.anchors = options.trustAnchors;
   }
 
   /** Resolves when the request is authentic; throws SignatureError otherwise. */
@@ -100,22 +106,25 @@ export class PartnerCenterSignatureVerifier {
       );
     const key = url.toString();
     const cached = this.cache.get(key);
-    if (cached && cached.until > this.now()) {
-      this.checkCertificate(cached.cert);
-      return cached.cert;
-    }
+    const now = this.now();
+    // A cached bundle serves until its TTL or until something on its path expires; then it is
+    // downloaded again (the URL may by then serve the renewed certificate).
+    if (cached && cached.until > now && cached.validFrom <= now && now <= cached.validTo) return cached.cert;
+    this.cache.delete(key);
     let pending = this.inflight.get(key);
     if (!pending) {
       pending = this.download(url).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
-    const cert = await pending;
-    this.checkCertificate(cert);
-    this.cache.set(key, { cert, until: this.now() + (this.options.cacheTtlMs ?? 60 * 60_000) });
+    const bundle = await pending;
+    const { cert, path } = this.checkCertificate(bundle);
+    const validFrom = Math.max(...path.map((c) => Date.parse(c.validFrom)));
+    const validTo = Math.min(...path.map((c) => Date.parse(c.validTo)));
+    this.cache.set(key, { cert, until: this.now() + (this.options.cacheTtlMs ?? 60 * 60_000), validFrom, validTo });
     return cert;
   }
 
-  private async download(url: URL): Promise<X509Certificate> {
+  private async download(url: URL): Promise<X509Certificate[]> {
     let bytes: Buffer;
     try {
       const res = await (this.options.fetchImpl ?? fetch)(url, {
@@ -134,19 +143,22 @@ export class PartnerCenterSignatureVerifier {
       });
     }
     try {
-      return new X509Certificate(bytes); // DER (.cer) or PEM
+      return parseCertificates(bytes); // DER (.cer), or PEM with the leaf first and any intermediates
     } catch (err) {
       throw new SignatureError("certificate-invalid", "the signing certificate is not an X.509 certificate", { cause: err });
     }
   }
 
-  private checkCertificate(cert: X509Certificate): void {
-    const now = this.now();
-    if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now)
-      throw new SignatureError("certificate-expired", `the signing certificate is not valid now (valid ${cert.validFrom} – ${cert.validTo})`);
+  /** Chain, dates and key usage, then organization. */
+  private checkCertificate(bundle: readonly X509Certificate[]): { cert: X509Certificate; path: readonly X509Certificate[] } {
+    this.anchors ??= TrustAnchors.withNodeRoots();
+    const result = verifyChain(bundle, this.anchors, this.now());
+    if (!result.ok) throw new SignatureError(result.failure, result.message);
+    const cert = result.path[0] as X509Certificate;
     const org = this.options.organization;
     const hasOrg = (dn: string) => dn.split(/\n|,\s*/).some((part) => part.trim() === `O=${org}`);
     if (!hasOrg(cert.subject) && !hasOrg(cert.issuer))
       throw new SignatureError("certificate-organization", `the signing certificate is not issued to or by O=${org}`);
+    return { cert, path: result.path };
   }
 }

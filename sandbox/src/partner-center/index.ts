@@ -10,7 +10,14 @@ export {
   type PartnerCenterEmulator,
   type PartnerCenterEmulatorOptions,
 } from "./server";
-export { createDispatchIdentity, CERTIFICATE_FILE_NAME, type DispatchIdentity } from "./certificate";
+export {
+  createCertificateAuthority,
+  createDispatchIdentity,
+  sandboxRootCa,
+  CERTIFICATE_FILE_NAME,
+  type CertificateAuthority,
+  type DispatchIdentity,
+} from "./certificate";
 export { PartnerCenterError, type ErrorBody } from "./errors";
 export { ALLOWED_SUBSTATUS, STATUS_TRANSITIONS } from "./referral-rules";
 export {

@@ -93,6 +93,8 @@ export interface PartnerCenterEmulator {
   /** 'commit' (CommitEvent) on every accepted change; 'delivery' (DeliveryRecord) when a delivery ends. */
   readonly events: EventEmitter;
   readonly certificatePem: string;
+  /** The root CA that issued the signing certificate: what the sandbox's bridge trusts. */
+  readonly rootCertificatePem: string;
   readonly certificateUrl: string;
   readonly partner: Partner;
   close(): Promise<void>;
@@ -540,6 +542,7 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
     faults,
     events,
     certificatePem: identity.certificatePem,
+    rootCertificatePem: identity.rootCertificatePem,
     get certificateUrl() {
       return certificateUrl();
     },
