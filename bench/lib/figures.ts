@@ -50,10 +50,12 @@ export function meets(value: number, target: Target): boolean {
   }
 }
 
-const offNote = (off: readonly Switch[]): string =>
-  off.length === 0 || off.includes("none") ? "nothing switched off" : `switched off: ${off.join(", ")}`;
+/** One way to say "nothing": `["none"]` (an empty list means the same). */
+const switched = (off: readonly Switch[]): readonly Switch[] => (off.length === 0 || off.includes("none") ? ["none"] : [...off]);
+const offNote = (off: readonly Switch[]): string => (off[0] === "none" ? "nothing switched off" : `switched off: ${off.join(", ")}`);
 
-export function figure(name: string, unit: string, s: Spread | number, target: Target | null, note: string, off: readonly Switch[]): Figure {
+export function figure(name: string, unit: string, s: Spread | number, target: Target | null, note: string, switches: readonly Switch[]): Figure {
+  const off = switched(switches);
   const value = typeof s === "number" ? s : s.median;
   const failedRuns = typeof s === "number" ? (Number.isFinite(s) ? 0 : 1) : s.failedRuns;
   const failed = failedRuns > 0 ? `; ${failedRuns} of ${typeof s === "number" ? 1 : s.runs.length} run(s) produced no value` : "";
@@ -64,7 +66,7 @@ export function figure(name: string, unit: string, s: Spread | number, target: T
     ...(typeof s === "number" ? {} : { spread: { min: round(s.min), max: round(s.max), runs: s.runs.map(round), failedRuns } }),
     target,
     pass: target ? failedRuns === 0 && meets(value, target) : null,
-    switchedOff: off.length ? [...off] : ["none"],
+    switchedOff: off,
     note: `${note}; ${offNote(off)}${failed}`,
   };
 }
@@ -73,8 +75,9 @@ export function figure(name: string, unit: string, s: Spread | number, target: T
  * A figure that could not be measured in this run: failing, with the reason. Without a target it is
  * a whole group that failed (bench/run.ts), and counts as one target missed.
  */
-export function unmeasured(name: string, unit: string, target: Target | null, reason: string, off: readonly Switch[]): Figure {
-  return { name, unit, value: Number.NaN, target, pass: false, switchedOff: off.length ? [...off] : ["none"], note: `not measured: ${reason}; ${offNote(off)}` };
+export function unmeasured(name: string, unit: string, target: Target | null, reason: string, switches: readonly Switch[]): Figure {
+  const off = switched(switches);
+  return { name, unit, value: Number.NaN, target, pass: false, switchedOff: off, note: `not measured: ${reason}; ${offNote(off)}` };
 }
 
 /** Targets met out of targets set: the only count the summary gives. A group that failed counts as missed. */
