@@ -11,9 +11,14 @@ const tsJest = [
   },
 ];
 
+const tsJestForEsm = ["ts-jest", { tsconfig: { allowJs: true, module: "commonjs", esModuleInterop: true }, diagnostics: false }];
+
 /** @type {import('jest').Config} */
 const common = {
-  transform: { "^.+\\.tsx?$": tsJest },
+  transform: { "^.+\\.tsx?$": tsJest, "^.+\\.js$": tsJestForEsm },
+  // ESM-only packages (libraries.md, trap 2): jest 30 on Node 20 cannot require them, so they are
+  // transpiled to CommonJS like our own sources.
+  transformIgnorePatterns: ["/node_modules/(?!(p-limit|yocto-queue)/)"],
   moduleFileExtensions: ["ts", "tsx", "js", "json"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/", "/out/"],
 };

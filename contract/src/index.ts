@@ -3,3 +3,4 @@ export * from "./audit";
 export * from "./values";
 export { PRODUCT_VERSION, solutionVersion } from "./version";
 export * from "./system";
+export { parseRetryAfter, RETRY_AFTER_CAP_MS } from "./retry-after";

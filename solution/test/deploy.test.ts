@@ -150,6 +150,24 @@ test("without ImportSolutionAsync the synchronous ImportSolution is used; values
   }
 });
 
+test.each([
+  ["-5", [2000, 4000]], // garbage: back-off, not "now"
+  ["", [2000, 4000]],
+  ["Wed, 25 Nov 2099 10:00:30 GMT", [300_000, 300_000]], // an HTTP-date, capped at 5 minutes
+])("service protection: a 429 with Retry-After %p waits %p ms", async (header, expected) => {
+  const dv = await startFakeDataverse(identity.tokens);
+  const waits: number[] = [];
+  try {
+    const settings = settingsFor("staging", dv);
+    dv.throttleNext = 2;
+    dv.throttleRetryAfter = header;
+    await clientFor(settings, async (ms) => void waits.push(ms)).get<{ UserId: string }>("WhoAmI");
+    expect(waits).toEqual(expected);
+  } finally {
+    await dv.close();
+  }
+});
+
 test("service protection: a 429 is retried after Retry-After", async () => {
   const dv = await startFakeDataverse(identity.tokens);
   const waits: number[] = [];

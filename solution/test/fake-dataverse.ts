@@ -19,8 +19,9 @@ export interface FakeDataverse {
   ignoreComponentParameters: boolean;
   /** Leave the PCF control unregistered after import. */
   dropControl: boolean;
-  /** Answer the next N requests with 429 + Retry-After: 1. */
+  /** Answer the next N requests with 429 + Retry-After: `throttleRetryAfter` ("1" unless set). */
   throttleNext: number;
+  throttleRetryAfter: string;
   readonly values: Map<string, string>;
   installedVersion(): string | undefined;
   close(): Promise<void>;
@@ -44,6 +45,7 @@ export async function startFakeDataverse(tokens: TokenVerifier): Promise<FakeDat
     ignoreComponentParameters: false,
     dropControl: false,
     throttleNext: 0,
+    throttleRetryAfter: "1",
     values: new Map(),
     installedVersion: () => solution?.version,
     close: () => new Promise((r) => server.close(() => r())),
@@ -82,7 +84,7 @@ export async function startFakeDataverse(tokens: TokenVerifier): Promise<FakeDat
     state.requests.push(`${req.method} ${path.split("?")[0]}`);
     if (state.throttleNext > 0) {
       state.throttleNext--;
-      return send(res, 429, { error: { code: "0x80072322", message: "Number of requests exceeded the limit of 6000 over time window of 300 seconds." } }, { "Retry-After": "1" });
+      return send(res, 429, { error: { code: "0x80072322", message: "Number of requests exceeded the limit of 6000 over time window of 300 seconds." } }, { "Retry-After": state.throttleRetryAfter });
     }
     const auth = tokens.verify(req.headers.authorization, url);
     if (!auth.ok) return send(res, 401, { error: { code: "", message: auth.reason } });

@@ -3,6 +3,11 @@
  * The worker decides from the class alone: throttled → run again after Retry-After; transient →
  * backoff; concurrency → re-read and merge again; validation/not found/auth → dead letter or audit.
  */
+import { parseRetryAfter } from "@cosell/contract";
+
+/** A 429 (or 503 with Retry-After) whose header is absent or unreadable: wait this long, never 0. */
+export const UNREADABLE_RETRY_AFTER_MS = 5_000;
+
 export type Service = "partner-center" | "dataverse" | "entra";
 
 export interface ApiErrorDetails {
@@ -59,17 +64,6 @@ export class AuthError extends ApiError {}
 /** 5xx, timeouts, connection failures: try again later. */
 export class TransientError extends ApiError {}
 
-/** Retry-After is seconds or an HTTP date (RFC 9110); capped to keep a job from sleeping for ever. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now(), capMs = 10 * 60_000): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  const seconds = Number(v);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, capMs);
-  const date = Date.parse(v);
-  if (!Number.isNaN(date)) return Math.min(Math.max(0, date - now), capMs);
-  return undefined;
-}
-
 export function errorForStatus(
   status: number,
   message: string,
@@ -77,13 +71,13 @@ export function errorForStatus(
   retryAfter?: string | string[],
 ): ApiError {
   const d = { ...details, status };
-  if (status === 429) return new ThrottledError(message, d, parseRetryAfter(retryAfter) ?? 5_000);
+  if (status === 429) return new ThrottledError(message, d, parseRetryAfter(retryAfter) ?? UNREADABLE_RETRY_AFTER_MS);
   if (status === 412) return new ConcurrencyError(message, d);
   if (status === 404) return new NotFoundError(message, d);
   if (status === 401 || status === 403) return new AuthError(message, d);
   if (status === 400 || status === 409 || status === 422 || status === 413) return new ValidationError(message, d);
   if (status === 503 && retryAfter !== undefined)
-    return new ThrottledError(message, d, parseRetryAfter(retryAfter) ?? 5_000);
+    return new ThrottledError(message, d, parseRetryAfter(retryAfter) ?? UNREADABLE_RETRY_AFTER_MS);
   return new TransientError(message, d);
 }
 

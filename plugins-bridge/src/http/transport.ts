@@ -4,6 +4,7 @@
  * classes in ./errors. Retrying is the caller's business (the queue), except for nothing: a request
  * either answers or throws.
  */
+import pLimit, { type LimitFunction } from "p-limit";
 import { Agent, request, type Dispatcher } from "undici";
 import { ApiError, TransientError, errorForStatus, type Service } from "./errors";
 
@@ -34,31 +35,34 @@ export interface HttpResponse {
   readonly json: unknown;
 }
 
-/** A counting semaphore: at most `limit` requests in flight; the rest wait in order. */
-export class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
+/**
+ * At most `limit` requests in flight; the rest wait in order. p-limit, not a hand-written
+ * semaphore: a freed slot goes to the waiter it was promised to, so a newcomer arriving in between
+ * cannot take it as well (tested in test/http-limit.test.ts).
+ */
+export class ConcurrencyLimit {
+  private readonly limit: LimitFunction;
+  constructor(limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a concurrency limit must be a whole number ≥ 1 (got ${limit})`);
+    this.limit = pLimit(limit);
+  }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.limit(fn);
   }
 
   get inFlight(): number {
-    return this.active;
+    return this.limit.activeCount;
+  }
+
+  get waiting(): number {
+    return this.limit.pendingCount;
   }
 }
 
 export class HttpTransport {
   private readonly agent: Dispatcher;
-  private readonly limiter: Semaphore;
+  private readonly limiter: ConcurrencyLimit;
   private readonly origin: string;
 
   constructor(private readonly options: TransportOptions) {
@@ -68,7 +72,7 @@ export class HttpTransport {
       connections: options.connections ?? 64,
       pipelining: 1,
     });
-    this.limiter = new Semaphore(options.maxConcurrency ?? 16);
+    this.limiter = new ConcurrencyLimit(options.maxConcurrency ?? 16);
   }
 
   get baseUrl(): string {

@@ -46,19 +46,3 @@ export function nextRunAt(
 ): Date {
   return new Date(now.getTime() + retryDelayMs(attempts, options));
 }
-
-/**
- * A Retry-After header in milliseconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
- * Undefined when absent or unreadable; never negative.
- */
-export function parseRetryAfter(header: string | null | undefined, now: Date): number | undefined {
-  if (header === null || header === undefined) return undefined;
-  const value = header.trim();
-  if (value === "") return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  // HTTP-dates start with the day's name; Date.parse would also take "-5" or "2026".
-  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
-  const at = Date.parse(value);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now.getTime());
-}

@@ -16,7 +16,7 @@ import type { Store, StoreConfig, StoreOptions } from "./types";
 
 export * from "./types";
 export * from "./errors";
-export { nextRunAt, parseRetryAfter, retryDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
+export { nextRunAt, retryDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 
 export const DEFAULT_PG_SCHEMA = "cosell_bridge";
 export const DEFAULT_MAX_ATTEMPTS = 8;

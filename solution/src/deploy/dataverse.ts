@@ -3,6 +3,7 @@
  * 503 answers are retried after `Retry-After`; other errors surface as DataverseError with the
  * status and the `{"error":{"code","message"}}` body Dataverse sends.
  */
+import { parseRetryAfter } from "@cosell/contract";
 import type { TokenSource } from "./token";
 
 export class DataverseError extends Error {
@@ -65,8 +66,8 @@ export class DataverseClient {
         throw new DataverseError(0, "", `no answer (${(err as Error).message})`, label, { cause: err });
       }
       if ((res.status === 429 || res.status === 503) && attempt < attempts) {
-        const retryAfter = Number(res.headers.get("retry-after"));
-        await this.sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 300) * 1000 : 1000 * 2 ** attempt);
+        // The one Retry-After reading (@cosell/contract); an unreadable header falls back to back-off.
+        await this.sleep(parseRetryAfter(res.headers.get("retry-after"), Date.now(), 300_000) ?? 1000 * 2 ** attempt);
         continue;
       }
       const text = await res.text();

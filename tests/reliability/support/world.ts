@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { OpportunityColumn, SystemColumn, Table } from "@cosell/contract";
+import { OpportunityColumn, SystemColumn, Table, parseRetryAfter } from "@cosell/contract";
 import { SAMPLE_SOLUTION_ID, startSandbox, taggedCoSellReferral, type Sandbox, type SandboxOptions } from "@cosell/sandbox/src/compose";
 import type { Referral } from "@cosell/sandbox/src/partner-center";
 import type { QueueStats, Store, StoreConfig } from "@cosell/bridge/src/store";
@@ -202,8 +202,7 @@ export class World {
         continue;
       }
       if ((r.status === 429 || r.status >= 500) && attempt < 30) {
-        const retryAfter = Number(r.headers.get("retry-after") ?? "0");
-        await pause(Math.min(5_000, Math.max(100, retryAfter * 1000)));
+        await pause(Math.max(100, parseRetryAfter(r.headers.get("retry-after"), Date.now(), 5_000) ?? 100));
         continue;
       }
       return r;
