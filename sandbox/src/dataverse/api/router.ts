@@ -5,6 +5,7 @@
 import { Errors } from "../errors";
 import { importSolution, importSolutionAsync, retrieveFormattedImportJobResults } from "../solutions/import";
 import { closeOpportunity, qualifyLead, whoAmI } from "./actions";
+import { bulkMessage, bulkMessageOf } from "./bulk";
 import type { ApiContext, ApiRequest, ApiResponse } from "./http";
 import { handleEntityDefinitions, handleGlobalOptionSets } from "./metadata-api";
 import { handleCollection, handleProperty, handleSingle } from "./records";
@@ -59,7 +60,11 @@ export function dispatch(ctx: ApiContext, req: ApiRequest): ApiResponse {
   const entity = ctx.org.schema.entityBySet(first.name);
   if (!entity) throw Errors.unknownSegment(first.name);
   if (rest.length === 0) return first.key ? handleSingle(ctx, req, entity, first.key) : handleCollection(ctx, req, entity);
-  if (!first.key) throw Errors.unknownSegment(rest[0]!.name);
+  if (!first.key) {
+    const bulk = rest.length === 1 ? bulkMessageOf(rest[0]!.name) : undefined;
+    if (bulk) return bulkMessage(ctx, req, entity, bulk);
+    throw Errors.unknownSegment(rest[0]!.name);
+  }
   const [second, third, ...more] = rest;
   if (second!.name === "Microsoft.Dynamics.CRM.QualifyLead" && entity.logicalName === "lead" && rest.length === 1) {
     requireMethod(req, "POST");
