@@ -275,6 +275,64 @@ describe("Dataverse webhook (RemoteExecutionContext)", () => {
   });
 });
 
+/** Issue 10 §4: Win and Lose carry the opportunity in InputParameters.OpportunityClose. */
+describe("Dataverse Win/Lose webhook", () => {
+  const OPPORTUNITY = "6d810000-0000-0000-0000-000000000005";
+  const CLOSE = "c1050000-0000-0000-0000-00000000000c";
+  const EMPTY = "00000000-0000-0000-0000-000000000000";
+  const reference = (id: string, logicalName = "opportunity") => ({
+    __type: "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts",
+    Id: id,
+    KeyAttributes: [],
+    LogicalName: logicalName,
+    Name: null,
+    RowVersion: null,
+  });
+  const win = (primaryEntityId: string, closeAttributes: Array<{ key: string; value: unknown }>, message = "Win") => ({
+    MessageName: message,
+    PrimaryEntityName: "opportunity",
+    PrimaryEntityId: primaryEntityId,
+    OperationId: "4af10000-0000-0000-0000-000000000006",
+    InputParameters: [
+      {
+        key: "OpportunityClose",
+        value: { __type: "Entity:http://schemas.microsoft.com/xrm/2011/Contracts", LogicalName: "opportunityclose", Id: CLOSE, Attributes: closeAttributes },
+      },
+      { key: "Status", value: { __type: "OptionSetValue:http://schemas.microsoft.com/xrm/2011/Contracts", Value: 3 } },
+    ],
+  });
+  const withOpportunity = [{ key: "subject", value: "Won" }, { key: "opportunityid", value: reference(OPPORTUNITY) }];
+
+  it.each([
+    ["the empty GUID", EMPTY],
+    ["the opportunityclose activity's id", CLOSE],
+    ["another opportunity's id", "6d810000-0000-0000-0000-0000000000ff"],
+  ])("reads the opportunity from OpportunityClose.opportunityid when PrimaryEntityId is %s", (_label, primary) => {
+    expect(parseDataverseWebhook(win(primary, withOpportunity))).toMatchObject({ messageName: "Win", entityName: "opportunity", entityId: OPPORTUNITY });
+    expect(parseDataverseWebhook(win(primary, withOpportunity, "Lose"))).toMatchObject({ messageName: "Lose", entityId: OPPORTUNITY });
+  });
+
+  it("falls back to PrimaryEntityId when OpportunityClose does not name the opportunity", () => {
+    expect(parseDataverseWebhook(win(OPPORTUNITY, [{ key: "subject", value: "Won" }])).entityId).toBe(OPPORTUNITY);
+    expect(parseDataverseWebhook({ ...win(OPPORTUNITY, []), InputParameters: [] }).entityId).toBe(OPPORTUNITY);
+  });
+
+  it.each([
+    ["OpportunityClose without opportunityid and an empty PrimaryEntityId", win(EMPTY, [{ key: "subject", value: "Won" }])],
+    ["OpportunityClose without opportunityid and PrimaryEntityId naming the close activity", win(CLOSE, [])],
+    ["opportunityid referring to another table and an empty PrimaryEntityId", win(EMPTY, [{ key: "opportunityid", value: reference(OPPORTUNITY, "account") }])],
+    ["no OpportunityClose and an empty PrimaryEntityId", { ...win(EMPTY, []), InputParameters: [] }],
+  ])("refuses a context with %s, saying so", (_label, body) => {
+    expect(() => parseDataverseWebhook(body)).toThrow(/Win webhook names no opportunity: InputParameters\.OpportunityClose has no opportunityid and PrimaryEntityId is not the opportunity's id/);
+  });
+
+  it("refuses an OpportunityClose that is not an entity", () => {
+    expect(() => parseDataverseWebhook({ ...win(OPPORTUNITY, []), InputParameters: [{ key: "OpportunityClose", value: { Attributes: "x" } }] })).toThrow(
+      /OpportunityClose is not an entity/,
+    );
+  });
+});
+
 describe("Dataverse rows", () => {
   it("validates an opportunity row and keeps unknown columns", () => {
     const row = OpportunityRowSchema.parse({ opportunityid: "1", "@odata.etag": 'W/"5"', new_custom: 3, estimatedvalue: null });

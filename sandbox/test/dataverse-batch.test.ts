@@ -120,3 +120,122 @@ describe("$batch", () => {
     expect(notMultipart.status).toBe(400);
   });
 });
+
+/**
+ * Issue 12: bodies as real clients frame them. RFC 2046 §5.1.1 allows a preamble before the first
+ * delimiter, transport padding after a delimiter and an epilogue after the close delimiter;
+ * dataverse-ify 2.0.7 joins its batch with LF alone and writes `multipart/mixed;boundary=…`.
+ */
+describe("$batch framing as clients send it", () => {
+  const post = (body: string, contentType: string) => h.api("POST", "$batch", { raw: body, headers: { "Content-Type": contentType } });
+  const statuses = (res: { status: number; headers: Headers; text: string }) =>
+    (parseBatchResponse(res.headers.get("content-type") ?? "", res.text) as Array<ParsedResponse | { changeset: ParsedResponse[] }>).flatMap((p) =>
+      "changeset" in p ? p.changeset.map((c) => c.status) : [p.status],
+    );
+  const create = (name: string) => ["POST /api/data/v9.2/accounts HTTP/1.1", "Content-Type: application/json;type=entry", "", JSON.stringify({ name })];
+  const httpHeaders = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"];
+
+  it("accepts the dataverse-ify shape: LF line ends, no space before boundary=, a space after each close delimiter", async () => {
+    const name = `dvify-${randomUUID()}`;
+    const id = String(Date.now());
+    const body = [
+      `--batch_${id}`,
+      `Content-Type: multipart/mixed;boundary=changeset_${id}`,
+      "Content-Transfer-Encoding: binary",
+      "",
+      `--changeset_${id}`,
+      ...httpHeaders,
+      "Content-ID: 1",
+      "",
+      ...create(`${name}-1`),
+      `--changeset_${id}`,
+      ...httpHeaders,
+      "Content-ID: 2",
+      "",
+      ...create(`${name}-2`),
+      `--changeset_${id}--`,
+      " ",
+      `--batch_${id}`,
+      ...httpHeaders,
+      "",
+      `GET /api/data/v9.2/accounts?$select=name&$filter=startswith(name,'${name}') HTTP/1.1`,
+      "Accept: application/json",
+      "",
+      "",
+      `--batch_${id}--`,
+      " ",
+    ].join("\n");
+    const res = await post(body, `multipart/mixed;boundary=batch_${id}`);
+    expect(res.status).toBe(200);
+    expect(statuses(res)).toEqual([204, 204, 200]);
+    expect(await count(`startswith(name,'${name}')`)).toBe(2);
+  });
+
+  it.each([
+    ["a bare CRLF preamble", "\r\n", ""],
+    ["a text preamble", "This is a multi-part message in MIME format.\r\nSecond line\r\n", ""],
+    ["an epilogue", "", "\r\nThis is the epilogue.\r\n--not-a-delimiter\r\n"],
+  ])("accepts %s", async (_label, preamble, epilogue) => {
+    const name = `pre-${randomUUID()}`;
+    const b = `batch_${randomUUID()}`;
+    const body = `${preamble}${[`--${b}`, ...httpHeaders, "", ...create(name), `--${b}--`].join("\r\n")}${epilogue}`;
+    const res = await post(body, `multipart/mixed; boundary=${b}`);
+    expect(res.status).toBe(200);
+    expect(statuses(res)).toEqual([204]);
+    expect(await count(`name eq '${name}'`)).toBe(1);
+  });
+
+  it("accepts transport padding after delimiter lines and quoted boundaries (outer and change set)", async () => {
+    const name = `pad-${randomUUID()}`;
+    const b = `batch_${randomUUID()}`;
+    const cs = `changeset_${randomUUID()}`;
+    const body = [
+      `--${b} \t  \t`,
+      `Content-Type: multipart/mixed; boundary="${cs}"`,
+      "",
+      `--${cs}    `,
+      ...httpHeaders,
+      "Content-ID: 1",
+      "",
+      ...create(name),
+      `--${cs}-- `,
+      `--${b}--\t`,
+      "",
+    ].join("\r\n");
+    const res = await post(body, `multipart/mixed; charset=utf-8; boundary="${b}"`);
+    expect(res.status).toBe(200);
+    expect(statuses(res)).toEqual([204]);
+    expect(await count(`name eq '${name}'`)).toBe(1);
+  });
+
+  it("keeps a part's body byte for byte (a CRLF inside a JSON string value, an LF-framed body)", async () => {
+    const name = `bytes-${randomUUID()}`;
+    const b = `batch_${randomUUID()}`;
+    const payload = `{\n  "name": "${name}",\r\n  "description": "line one\\r\\n--${b}x not a delimiter mid-line"\n}`;
+    const body = [`--${b}`, ...httpHeaders, "", "POST accounts HTTP/1.1", "Content-Type: application/json", "", payload, `--${b}--`].join("\n");
+    const res = await post(body, `multipart/mixed;boundary=${b}`);
+    expect(statuses(res)).toEqual([204]);
+    const row = await h.api("GET", `accounts?$filter=name eq '${name}'&$select=description`);
+    expect(row.json.value[0].description).toBe(`line one\r\n--${b}x not a delimiter mid-line`);
+  });
+
+  it.each([
+    ["no delimiter at all", (b: string) => `Content-Type: application/http\r\n\r\nGET WhoAmI HTTP/1.1\r\n\r\n${b}`, /no delimiter line '--batch_/],
+    ["no close delimiter", (b: string) => [`--${b}`, ...httpHeaders, "", "GET WhoAmI HTTP/1.1", "", ""].join("\r\n"), /no close delimiter '--batch_.*--'/],
+    ["the boundary mid-line only", (b: string) => `preamble --${b}\r\n${httpHeaders.join("\r\n")}\r\n\r\nGET WhoAmI HTTP/1.1 --${b}--`, /no delimiter line/],
+    ["a line that starts with the boundary but is not a delimiter", (b: string) => [`--${b}`, ...httpHeaders, "", "GET WhoAmI HTTP/1.1", `--${b}junk`, `--${b}--`].join("\r\n"), /line 6 starts with the boundary but is not a delimiter/],
+  ])("refuses a body with %s (400, the reason named)", async (_label, build, message) => {
+    const b = `batch_${randomUUID()}`;
+    const res = await post(build(b), `multipart/mixed; boundary=${b}`);
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(message);
+  });
+
+  it("refuses a boundary RFC 2046 does not allow (too long, or a character outside bchars)", async () => {
+    for (const b of ["x".repeat(71), "batch<1>"]) {
+      const res = await post([`--${b}`, ...httpHeaders, "", "GET WhoAmI HTTP/1.1", "", `--${b}--`].join("\r\n"), `multipart/mixed; boundary="${b}"`);
+      expect(res.status).toBe(400);
+      expect(res.json.error.message).toMatch(/not a valid multipart boundary/);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { entityIdOf, eventually, startHarness, type Harness } from "./fixtures/dataverse/harness";
 import { startReceiver, type Receiver } from "./fixtures/dataverse/receiver";
+import type { ClosePrimaryEntityId } from "../src/dataverse/webhooks/context";
 
 let h: Harness;
 let rx: Receiver;
@@ -229,6 +230,9 @@ describe("Create, Win and QualifyLead webhooks", () => {
     const params = Object.fromEntries(hook.body.InputParameters.map((p: { key: string; value: unknown }) => [p.key, p.value]));
     expect(params.Status).toEqual({ __type: "OptionSetValue:http://schemas.microsoft.com/xrm/2011/Contracts", Value: 3 });
     expect(params.OpportunityClose).toMatchObject({ __type: "Entity:http://schemas.microsoft.com/xrm/2011/Contracts", LogicalName: "opportunityclose" });
+    // Plug-ins read the opportunity from OpportunityClose.opportunityid (issue 10 §4).
+    const close = Object.fromEntries(params.OpportunityClose.Attributes.map((p: { key: string; value: unknown }) => [p.key, p.value]));
+    expect(close.opportunityid).toEqual({ __type: "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts", Id: id, KeyAttributes: [], LogicalName: "opportunity", Name: null, RowVersion: null });
   });
 
   it("QualifyLead names the created records", async () => {
@@ -246,6 +250,41 @@ describe("Create, Win and QualifyLead webhooks", () => {
   });
 });
 
+const closeReadings: Array<[ClosePrimaryEntityId, (closeId: string) => string]> = [
+  ["empty", (): string => "00000000-0000-0000-0000-000000000000"],
+  ["opportunityclose", (closeId: string): string => closeId],
+];
+
+describe.each(closeReadings)("Win/Lose webhooks with PrimaryEntityId read as '%s'", (reading, expected) => {
+  let main: Harness;
+  let mainAccount: string;
+  beforeAll(async () => {
+    main = h;
+    mainAccount = accountId;
+    h = await startHarness({ closePrimaryEntityId: reading });
+    accountId = entityIdOf(await h.api("POST", "accounts", { body: { name: "Contoso" } }));
+  });
+  afterAll(async () => {
+    await h.close();
+    h = main;
+    accountId = mainAccount;
+  });
+
+  it("still names the opportunity in OpportunityClose.opportunityid", async () => {
+    const ep = await endpoint();
+    await step({ message: "Lose", entity: "opportunity", endpointId: ep });
+    const id = await newOpportunity();
+    const lose = await h.api("POST", "LoseOpportunity", { body: { OpportunityClose: { subject: "lost", "opportunityid@odata.bind": `/opportunities(${id})` }, Status: 4 } });
+    expect(lose.status).toBe(204);
+    const hook = await eventually(() => rx.received[0]);
+    const params = Object.fromEntries(hook.body.InputParameters.map((p: { key: string; value: unknown }) => [p.key, p.value]));
+    const closeId: string = params.OpportunityClose.Id;
+    expect(hook.body).toMatchObject({ MessageName: "Lose", PrimaryEntityName: "opportunity", PrimaryEntityId: expected(closeId) });
+    expect(hook.body.PrimaryEntityId).not.toBe(id);
+    const opportunityid = params.OpportunityClose.Attributes.find((p: { key: string }) => p.key === "opportunityid").value;
+    expect(opportunityid).toMatchObject({ Id: id, LogicalName: "opportunity" });
+  });
+});
 describe("delivery", () => {
   it("never holds the API answer for an async step", async () => {
     const ep = await endpoint();

@@ -300,6 +300,42 @@ export class DataverseWebhookError extends Error {
   }
 }
 
+const RECORD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMPTY_GUID = "00000000-0000-0000-0000-000000000000";
+const isRecordId = (v: unknown): v is string => typeof v === "string" && RECORD_ID.test(v) && v !== EMPTY_GUID;
+
+const EntityReferenceSchema = z.looseObject({ Id: z.string(), LogicalName: z.string() });
+
+/** The messages whose request carries the opportunity in `OpportunityClose` rather than a Target. */
+const CLOSE_MESSAGES = new Set(["Win", "Lose"]);
+
+/**
+ * Win and Lose (WinOpportunity / LoseOpportunity are unbound) name the opportunity in
+ * `InputParameters.OpportunityClose.opportunityid`, as public plug-in code reads it; what Dataverse
+ * puts in PrimaryEntityId is unverified (docs/decisions.md), so it is only the fallback, and never
+ * when it is the close activity's own id.
+ */
+function closedOpportunity(ctx: RemoteExecutionContext): string {
+  const param = ctx.InputParameters.find((p) => p.key === "OpportunityClose");
+  let closeId: string | null | undefined;
+  if (param && param.value !== null && param.value !== undefined) {
+    const close = WebhookEntitySchema.safeParse(param.value);
+    if (!close.success) {
+      throw new DataverseWebhookError(`Dataverse ${ctx.MessageName} webhook: OpportunityClose is not an entity: ${z.prettifyError(close.error)}`, {
+        cause: close.error,
+      });
+    }
+    closeId = close.data.Id;
+    const ref = EntityReferenceSchema.safeParse(close.data.Attributes.find((a) => a.key === "opportunityid")?.value);
+    if (ref.success && ref.data.LogicalName === "opportunity" && isRecordId(ref.data.Id)) return ref.data.Id;
+  }
+  const primary = ctx.PrimaryEntityId;
+  if (ctx.PrimaryEntityName === "opportunity" && isRecordId(primary) && primary.toLowerCase() !== closeId?.toLowerCase()) return primary;
+  throw new DataverseWebhookError(
+    `Dataverse ${ctx.MessageName} webhook names no opportunity: InputParameters.OpportunityClose has no opportunityid and PrimaryEntityId is not the opportunity's id`,
+  );
+}
+
 /** Validates a RemoteExecutionContext body; throws DataverseWebhookError with every problem. */
 export function parseDataverseWebhook(body: unknown): DataverseWebhookEvent {
   const parsed = RemoteExecutionContextSchema.safeParse(body);
@@ -331,8 +367,9 @@ export function parseDataverseWebhook(body: unknown): DataverseWebhookEvent {
   };
   return {
     messageName: ctx.MessageName,
-    entityName: ctx.PrimaryEntityName,
-    entityId: ctx.PrimaryEntityId,
+    ...(CLOSE_MESSAGES.has(ctx.MessageName)
+      ? { entityName: "opportunity", entityId: closedOpportunity(ctx) }
+      : { entityName: ctx.PrimaryEntityName, entityId: ctx.PrimaryEntityId }),
     operationId: ctx.OperationId ?? undefined,
     correlationId: ctx.CorrelationId ?? undefined,
     userId: ctx.UserId ?? undefined,

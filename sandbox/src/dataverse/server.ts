@@ -19,6 +19,7 @@ import { provisionContract } from "./metadata/contract";
 import type { Schema } from "./metadata/schema";
 import { Organization, type CommitEntry, type SeededIds } from "./org";
 import { DEFAULT_LIMITS, ServiceProtection, type ProtectionLimits } from "./protection";
+import type { ClosePrimaryEntityId } from "./webhooks/context";
 import { WebhookDispatcher, type WebhookDelivery } from "./webhooks/dispatcher";
 
 export const API_PREFIX = "/api/data/v9.2";
@@ -38,6 +39,13 @@ export interface DataverseEmulatorOptions {
   extraRoutes?: (app: FastifyInstance) => void;
   /** Largest request body (a solution import carries the zip in base64). Default 128 MiB. */
   bodyLimit?: number;
+  /**
+   * What `PrimaryEntityId` of a Win/Lose webhook holds. WinOpportunity and LoseOpportunity are
+   * unbound and carry the opportunity in `OpportunityClose.opportunityid`; what Dataverse puts in
+   * PrimaryEntityId is unverified (docs/decisions.md), so the other readings can be chosen.
+   * Default `opportunity`.
+   */
+  closePrimaryEntityId?: ClosePrimaryEntityId;
 }
 
 export interface DataverseEmulator {
@@ -88,7 +96,7 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
   let apiUrl = "";
   let resourceUrl = options.resourceUrl ?? "";
   const closing = new AbortController();
-  const dispatcher = new WebhookDispatcher(org, faults, () => new URL(resourceUrl).host, org.events, closing.signal);
+  const dispatcher = new WebhookDispatcher(org, faults, () => new URL(resourceUrl).host, org.events, closing.signal, options.closePrimaryEntityId);
 
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 128 * 1024 * 1024 });
 

@@ -47,18 +47,87 @@ const REASONS: Record<number, string> = {
 
 export function boundaryOf(contentType: string | undefined): string | undefined {
   const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? "");
-  return m ? (m[1] ?? m[2]) : undefined;
+  const boundary = m ? (m[1] ?? m[2]) : undefined;
+  // RFC 2046 §5.1.1: 1 to 70 bchars, not ending in a space.
+  if (boundary !== undefined && !/^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/.test(boundary))
+    throw Errors.querySyntax(`'${boundary.slice(0, 80)}' is not a valid multipart boundary (RFC 2046: 1 to 70 characters from a restricted set).`);
+  return boundary;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const isPadding = (byte: number | undefined) => byte === 0x20 || byte === 0x09;
+
+/**
+ * Rewrites a multipart body into the one framing @mjackson/multipart-parser reads: the body opens
+ * with the first delimiter, CRLF line ends in the framing, no transport padding, nothing after the
+ * close delimiter. RFC 2046 §5.1.1 allows a preamble (often a bare CRLF) before the first delimiter,
+ * padding after a delimiter and an epilogue after the close delimiter, and clients send LF alone
+ * (dataverse-ify joins its batch with "\n"). Only delimiter lines and each part's header block are
+ * rewritten; a part's content is kept byte for byte. Throws a 400 naming what is wrong.
+ */
+export function canonicalMultipart(body: Uint8Array, boundary: string): Buffer {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const dash = Buffer.from(`--${boundary}`, "latin1");
+  const lineOf = (at: number) => {
+    let line = 1;
+    for (let i = buf.indexOf(LF); i >= 0 && i < at; i = buf.indexOf(LF, i + 1)) line++;
+    return line;
+  };
+  const parts: Buffer[] = [];
+  let contentStart = -1; // where the current part begins, once the first delimiter is seen
+  let closed = false;
+  for (let at = buf.indexOf(dash); at >= 0; at = buf.indexOf(dash, at + 1)) {
+    if (at > 0 && buf[at - 1] !== LF) continue; // a delimiter begins a line
+    let end = at + dash.length;
+    const close = buf[end] === 0x2d && buf[end + 1] === 0x2d;
+    if (close) end += 2;
+    while (isPadding(buf[end])) end++;
+    if (buf[end] === CR && buf[end + 1] === LF) end += 2;
+    else if (buf[end] === LF) end += 1;
+    else if (!(close && end === buf.length))
+      throw Errors.querySyntax(`The batch request body is not valid multipart: line ${lineOf(at)} starts with the boundary but is not a delimiter line.`);
+    if (contentStart >= 0) {
+      // The line break before a delimiter belongs to the delimiter, not to the content.
+      const contentEnd = at - 1 > contentStart && buf[at - 2] === CR ? at - 2 : Math.max(contentStart, at - 1);
+      parts.push(canonicalPart(buf.subarray(contentStart, contentEnd)));
+    }
+    if (close) {
+      closed = true;
+      break; // the rest is the epilogue
+    }
+    contentStart = end;
+  }
+  if (contentStart < 0 && !closed) throw Errors.querySyntax(`The batch request body is not valid multipart: no delimiter line '--${boundary}'.`);
+  if (!closed) throw Errors.querySyntax(`The batch request body is not valid multipart: no close delimiter '--${boundary}--'.`);
+  const crlf = Buffer.from("\r\n");
+  return Buffer.concat([...parts.flatMap((p) => [dash, crlf, p, crlf]), dash, Buffer.from("--\r\n")]);
+}
+
+/** One body part with its header lines joined by CRLF and a CRLF blank line before the content. */
+function canonicalPart(part: Buffer): Buffer {
+  const lines: string[] = [];
+  let at = 0;
+  while (at < part.length) {
+    const lf = part.indexOf(LF, at);
+    const next = lf < 0 ? part.length : lf + 1;
+    const line = part.subarray(at, lf < 0 ? part.length : lf > at && part[lf - 1] === CR ? lf - 1 : lf).toString("utf8");
+    at = next;
+    if (line === "") break; // the blank line that ends the headers
+    lines.push(line);
+  }
+  return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "utf8"), part.subarray(at)]);
 }
 
 /** One `application/http` message: request line, headers, blank line, body. */
 export function parseHttpMessage(bytes: Uint8Array, partHeaders: Map<string, string>): BatchRequest {
   const buf = Buffer.from(bytes);
-  let split = buf.indexOf("\r\n\r\n");
-  let sepLength = 4;
-  if (split < 0) {
-    split = buf.indexOf("\n\n");
-    sepLength = 2;
-  }
+  // The first blank line ends the head, whichever line ends the client used (LF alone: dataverse-ify).
+  const crlf = buf.indexOf("\r\n\r\n");
+  const lf = buf.indexOf("\n\n");
+  const useLf = lf >= 0 && (crlf < 0 || lf < crlf);
+  const split = useLf ? lf : crlf;
+  const sepLength = useLf ? 2 : 4;
   const head = (split < 0 ? buf : buf.subarray(0, split)).toString("utf8").replace(/^\s+/, "");
   let body: Buffer | undefined = split < 0 ? undefined : buf.subarray(split + sepLength);
   if (body) {
@@ -96,14 +165,14 @@ export function parseBatch(body: Buffer, contentType: string | undefined): Batch
   if (!boundary || !/^multipart\/mixed/i.test(contentType ?? "")) throw Errors.querySyntax("A $batch request needs Content-Type: multipart/mixed;boundary=batch_<id>.");
   const items: BatchItem[] = [];
   try {
-    for (const part of parseMultipart(body, { boundary, maxFileSize: 128 * 1024 * 1024, maxHeaderSize: 64 * 1024 })) {
+    for (const part of parseMultipart(canonicalMultipart(body, boundary), { boundary, maxFileSize: 128 * 1024 * 1024, maxHeaderSize: 64 * 1024 })) {
       const headers = partHeaderMap(part.headers);
       const type = headers.get("content-type") ?? "";
       if (/^multipart\/mixed/i.test(type)) {
         const inner = boundaryOf(type);
         if (!inner) throw Errors.querySyntax("A change set needs a boundary.");
         const requests: BatchRequest[] = [];
-        for (const p of parseMultipart(part.bytes, { boundary: inner, maxFileSize: 128 * 1024 * 1024, maxHeaderSize: 64 * 1024 })) {
+        for (const p of parseMultipart(canonicalMultipart(part.bytes, inner), { boundary: inner, maxFileSize: 128 * 1024 * 1024, maxHeaderSize: 64 * 1024 })) {
           const h = partHeaderMap(p.headers);
           if (/^multipart\//i.test(h.get("content-type") ?? "")) throw Errors.querySyntax("Change sets cannot be nested.");
           requests.push(parseHttpMessage(p.bytes, h));

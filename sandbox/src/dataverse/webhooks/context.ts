@@ -44,7 +44,12 @@ export interface ContextInput {
   readonly entityOf: (logicalName: string) => EntityMetadata | undefined;
   readonly lookupName: (entity: string, id: string) => string | undefined;
   readonly currencySymbol: (row: Row) => string;
+  /** Win/Lose: what PrimaryEntityId holds (default the opportunity; see DataverseEmulatorOptions). */
+  readonly closePrimaryEntityId?: ClosePrimaryEntityId;
 }
+
+/** The readings of a Win/Lose webhook's PrimaryEntityId: the opportunity, the empty GUID, or the opportunityclose activity. */
+export type ClosePrimaryEntityId = "opportunity" | "empty" | "opportunityclose";
 
 const EMPTY_GUID = "00000000-0000-0000-0000-000000000000";
 
@@ -202,6 +207,22 @@ function images(input: ContextInput): { pre: KeyValue[]; post: KeyValue[] } {
 
 export type RemoteExecutionContext = Record<string, unknown>;
 
+/** Win and Lose carry the opportunity in `OpportunityClose.opportunityid`; PrimaryEntityId follows the chosen reading. */
+function primaryEntityId(input: ContextInput): string {
+  const op = input.operation;
+  if (op.message !== "Win" && op.message !== "Lose") return op.id;
+  switch (input.closePrimaryEntityId ?? "opportunity") {
+    case "empty":
+      return EMPTY_GUID;
+    case "opportunityclose": {
+      const close = op.inputParameters?.find((p) => p.key === "OpportunityClose")?.value;
+      return close?.kind === "entity" ? close.id : op.id;
+    }
+    default:
+      return op.id;
+  }
+}
+
 export function buildExecutionContext(input: ContextInput): RemoteExecutionContext {
   const op = input.operation;
   const { pre, post } = images(input);
@@ -270,7 +291,7 @@ export function buildExecutionContext(input: ContextInput): RemoteExecutionConte
     ParentContext: parent,
     PostEntityImages: post,
     PreEntityImages: pre,
-    PrimaryEntityId: op.id,
+    PrimaryEntityId: primaryEntityId(input),
     PrimaryEntityName: op.entity,
     RequestId: sync ? input.operationId : null,
     SecondaryEntityName: "none",

@@ -21,7 +21,7 @@ import { isLookupValue, type Row, type StoredValue } from "../data/store";
 import { isoSeconds } from "../data/values";
 import type { Organization } from "../org";
 import { currencySymbol, primaryName } from "../api/rows";
-import { buildExecutionContext, serialiseContext, type RemoteExecutionContext, type StepInfo } from "./context";
+import { buildExecutionContext, serialiseContext, type ClosePrimaryEntityId, type RemoteExecutionContext, type StepInfo } from "./context";
 
 export const WEBHOOK_TIMEOUT_MS = 60_000;
 const RETRIED_STATUSES = new Set([502, 503, 504]);
@@ -104,6 +104,7 @@ export class WebhookDispatcher {
     private readonly events: EventEmitter,
     /** Aborted when the emulator closes: in-flight deliveries stop at once. */
     private readonly closing: AbortSignal,
+    private readonly closePrimaryEntityId: ClosePrimaryEntityId = "opportunity",
   ) {}
 
   clear(): void {
@@ -183,6 +184,7 @@ export class WebhookDispatcher {
       entityOf: (n) => this.org.schema.entity(n),
       lookupName: (e, id) => primaryName(this.org, e, id),
       currencySymbol: (row: Row) => currencySymbol(this.org, row),
+      closePrimaryEntityId: this.closePrimaryEntityId,
     });
     const { trimmed } = serialiseContext(body);
     const headers: Record<string, string> = {
