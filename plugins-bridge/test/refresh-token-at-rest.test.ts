@@ -133,10 +133,7 @@ describe.each([["sqlite", sqliteEngine], ["postgres", postgresEngine]] as const)
       await store.close();
     }
   };
-  const start = async (change: Record<string, string | undefined> = {}) => {
-    const rt = await createRuntime(config(change), { log: log() });
-    return rt;
-  };
+  const start = (change: Record<string, string | undefined> = {}) => createRuntime(config(change), { log: log() });
   const record = (sealed: string, vault = vaultA) => JSON.parse(vault.open(sealed, REFRESH_TOKEN_PURPOSE, "test").plaintext) as { configured: string; token: string };
 
   it("keeps a rotated token encrypted with COSELL_TOKEN_KEY: the row holds neither the token nor the configured one", async () => {
