@@ -10,4 +10,6 @@ export const VALID_ENV = {
   PARTNER_CENTER_CLIENT_ID: "c",
   PARTNER_CENTER_CLIENT_SECRET: "pc-secret-value",
   PARTNER_CENTER_REFRESH_TOKEN: "refresh-token-value",
+  // A test-only key (32 bytes of base64); never use a key that is written down anywhere.
+  COSELL_TOKEN_KEY: "dGVzdC1vbmx5LWtleS0wMTIzNDU2Nzg5YWJjZGVmZ2g=",
 } as const;

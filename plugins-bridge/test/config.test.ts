@@ -1,3 +1,4 @@
+import { parseTokenKey, tokenKeyForms } from "../src/auth/token-vault";
 import { ConfigError, configSecrets, describeConfig, loadConfig, redactUrl } from "../src/config";
 import { VALID_ENV } from "./config-fixtures";
 
@@ -72,6 +73,42 @@ describe("bridge configuration", () => {
     expect(found.join("\n")).not.toContain("tiny-secret");
   });
 
+  describe("COSELL_TOKEN_KEY (the key of the refresh token at rest)", () => {
+    const previous = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    it("reads the key and the optional previous key, as key ids only when printed", () => {
+      const c = loadConfig({ ...valid, COSELL_TOKEN_KEY_PREVIOUS: previous });
+      expect(c.tokenKeys.current.id).toBe(parseTokenKey(valid.COSELL_TOKEN_KEY!).id);
+      expect(c.tokenKeys.previous?.id).toBe(parseTokenKey(previous).id);
+      expect(describeConfig(c)["tokenKeys"]).toEqual({ current: `[set] key ${c.tokenKeys.current.id}`, previous: `[set] key ${c.tokenKeys.previous!.id}` });
+      expect(loadConfig(valid).tokenKeys.previous).toBeUndefined();
+    });
+
+    it("is required, and the message says how to generate one", () => {
+      const found = problems({ ...valid, COSELL_TOKEN_KEY: undefined });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/^COSELL_TOKEN_KEY is required/);
+      expect(found[0]).toContain("openssl rand -base64 32");
+    });
+
+    it.each([
+      ["COSELL_TOKEN_KEY", "a-passphrase-is-not-a-key"],
+      ["COSELL_TOKEN_KEY", "c2hvcnQ="],
+      ["COSELL_TOKEN_KEY_PREVIOUS", "abcdef"],
+    ])("refuses a %s that is not 32 bytes of base64 or hex, without echoing it", (name, value) => {
+      const found = problems({ ...valid, [name]: value });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(new RegExp(`^${name} must be 32 random bytes`));
+      expect(found[0]).toContain("openssl rand -base64 32");
+      expect(found[0]).not.toContain(value);
+    });
+
+    it("refuses the same key as current and previous", () => {
+      const found = problems({ ...valid, COSELL_TOKEN_KEY_PREVIOUS: parseTokenKey(valid.COSELL_TOKEN_KEY!).material.toString("hex") });
+      expect(found).toEqual([expect.stringMatching(/^COSELL_TOKEN_KEY_PREVIOUS is the same key as COSELL_TOKEN_KEY/)]);
+    });
+  });
+
   it("allows plain http only for loopback sandbox origins", () => {
     const c = loadConfig({ ...valid, PC_WEBHOOK_CERT_ORIGINS: "http://127.0.0.1:7071", BRIDGE_PUBLIC_URL: "http://127.0.0.1:7070" });
     expect(c.partnerCenter.certificateOrigins).toEqual(["http://127.0.0.1:7071"]);
@@ -80,8 +117,16 @@ describe("bridge configuration", () => {
   it("lists its secrets for the logger and hides them when printed", () => {
     const c = loadConfig(valid);
     expect(configSecrets(c).sort()).toEqual(
-      [valid.BRIDGE_ADMIN_TOKEN, valid.DATAVERSE_CLIENT_SECRET, valid.DATAVERSE_WEBHOOK_KEY, valid.PARTNER_CENTER_CLIENT_SECRET, valid.PARTNER_CENTER_REFRESH_TOKEN].sort(),
+      [
+        valid.BRIDGE_ADMIN_TOKEN,
+        valid.DATAVERSE_CLIENT_SECRET,
+        valid.DATAVERSE_WEBHOOK_KEY,
+        valid.PARTNER_CENTER_CLIENT_SECRET,
+        valid.PARTNER_CENTER_REFRESH_TOKEN,
+        ...tokenKeyForms(c.tokenKeys.current),
+      ].sort(),
     );
+    expect(configSecrets(c)).toContain(valid.COSELL_TOKEN_KEY);
     const printed = JSON.stringify(describeConfig(c));
     for (const s of configSecrets(c)) expect(printed).not.toContain(s);
   });

@@ -35,4 +35,17 @@ describe("logger", () => {
     expect(lines.join("")).not.toContain("payload.sig");
     expect(lines.join("")).toContain('"correlationId":"c1"');
   });
+
+  it("keeps a secret added as permanent however many run-time tokens follow it", () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ destination: stream });
+    log.addSecret("key-material-0123456789", { permanent: true });
+    log.addSecret("first-access-token-0123456789");
+    for (let i = 0; i < 40; i++) log.addSecret(`access-token-${i}-0123456789`);
+    log.info("key-material-0123456789 and first-access-token-0123456789");
+    const all = lines.join("");
+    expect(all).not.toContain("key-material-0123456789");
+    // A run-time token is forgotten once 32 newer ones came (they expire within the hour).
+    expect(all).toContain("first-access-token-0123456789");
+  });
 });

@@ -112,6 +112,8 @@ export interface BridgeEnvironmentOptions {
   readonly databaseUrl?: string;
   readonly adminToken?: string;
   readonly webhookKey?: string;
+  /** COSELL_TOKEN_KEY (default: a random key of this sandbox, the same for every bridge it starts). */
+  readonly tokenKey?: string;
   readonly reconcileIntervalSeconds?: number;
   readonly logLevel?: string;
   readonly extra?: Record<string, string>;
@@ -293,6 +295,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const clientSecret = `sandbox-${randomBytes(24).toString("base64url")}`;
     tokens.registerClient({ clientId: BRIDGE_CLIENT_ID, clientSecret, tenantId: SANDBOX_TENANT_ID, displayName: "cosell-bridge (sandbox)" });
     const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN);
+    // Seals the refresh token in the bridge's store. Random per sandbox run, sandbox-only: shared by
+    // every bridge of this sandbox (restarts, several instances on one PostgreSQL store).
+    const tokenKey = randomBytes(32).toString("base64");
     const bridgeUserId = dataverse.registerApplicationUser({ applicationId: BRIDGE_CLIENT_ID, fullName: "cosell-bridge" });
     const schema: SandboxSchema = options.schema ?? (options.provisionContract === false ? "none" : "contract");
 
@@ -450,6 +455,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         PARTNER_CENTER_CLIENT_ID: BRIDGE_CLIENT_ID,
         PARTNER_CENTER_CLIENT_SECRET: clientSecret,
         PARTNER_CENTER_REFRESH_TOKEN: partnerCenterRefreshToken,
+        COSELL_TOKEN_KEY: o.tokenKey ?? tokenKey,
         PARTNER_CENTER_API_URL: partnerCenter.url,
         PARTNER_CENTER_WEBHOOKS_URL: partnerCenter.url,
         PARTNER_CENTER_REFERRAL_LINK: partnerCenter.referralLink("{id}").replace("%7Bid%7D", "{id}"),

@@ -31,6 +31,8 @@ beforeAll(() => {
     PARTNER_CENTER_CLIENT_ID: "00000000-0000-4000-8000-000000000004",
     PARTNER_CENTER_CLIENT_SECRET: "partner-center-client-secret-startup-0123",
     PARTNER_CENTER_REFRESH_TOKEN: "partner-center-refresh-token-startup-0123456789",
+    // Test-only key (32 bytes, hex).
+    COSELL_TOKEN_KEY: "5374617274757056616c69646174696f6e2d746573742d6f6e6c792d6b657921",
     ENTRA_LOGIN_URL: "http://127.0.0.1:9",
     RECONCILE_INTERVAL_SECONDS: "0",
     LOG_LEVEL: "warn",
@@ -97,6 +99,17 @@ const CASES: readonly Case[] = [
     what: "plain http where the services need https (public URL, certificate origin)",
     env: () => ({ BRIDGE_PUBLIC_URL: "http://bridge.example.com", PC_WEBHOOK_CERT_ORIGINS: "http://certificates.example.com" }),
     reasons: [/BRIDGE_PUBLIC_URL must use https/, /PC_WEBHOOK_CERT_ORIGINS: 'http:\/\/certificates\.example\.com' must use https/],
+  },
+  {
+    what: "no COSELL_TOKEN_KEY (the refresh token is kept encrypted)",
+    env: () => ({ COSELL_TOKEN_KEY: undefined }),
+    reasons: [/COSELL_TOKEN_KEY is required/, /openssl rand -base64 32/],
+  },
+  {
+    what: "a COSELL_TOKEN_KEY that is a passphrase, not 32 bytes",
+    env: () => ({ COSELL_TOKEN_KEY: "myPassphraseHidden2026" }),
+    reasons: [/COSELL_TOKEN_KEY must be 32 random bytes/, /openssl rand -base64 32/],
+    hidden: ["myPassphraseHidden2026"],
   },
   { what: "a job lease too short", env: () => ({ BRIDGE_JOB_LEASE_SECONDS: "1" }), reasons: [/BRIDGE_JOB_LEASE_SECONDS must be a whole number between 2 and 3600/] },
 ];

@@ -19,6 +19,7 @@ import { Command, CommanderError } from "commander";
 import cliProgress from "cli-progress";
 import { PRODUCT_VERSION } from "@cosell/contract";
 import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } from "../config";
+import { SealedSecretError } from "../auth/token-vault";
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
 import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtime";
@@ -77,6 +78,7 @@ async function withRuntime<T>(io: CliIo, fn: (rt: BridgeRuntime) => Promise<T>, 
 
 function startupError(err: unknown): unknown {
   if (err instanceof MappingError) return new Exit(2, `cosell-bridge: ${err.message}`);
+  if (err instanceof SealedSecretError) return new Exit(2, `cosell-bridge: ${err.message}`);
   if (err instanceof StoreOpenError) return new Exit(2, `cosell-bridge: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ""}`);
   return err;
 }

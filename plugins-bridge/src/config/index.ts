@@ -4,6 +4,17 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
+import {
+  GENERATE_TOKEN_KEY,
+  parseTokenKey,
+  PREVIOUS_TOKEN_KEY_VARIABLE,
+  TOKEN_KEY_VARIABLE,
+  TOKEN_KEY_RULE,
+  TokenKeyError,
+  tokenKeyForms,
+  TokenVault,
+  type TokenKey,
+} from "../auth/token-vault";
 import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
 
 export class ConfigError extends Error {
@@ -60,6 +71,29 @@ const originList = z
     return out;
   });
 
+/** A 32-byte key (base64 or hex); required unless `optional`. The message never contains the value. */
+const tokenKey = (variable: string, optional: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): TokenKey | undefined => {
+      if (v === undefined || v.trim() === "") {
+        if (optional) return undefined;
+        ctx.addIssue({
+          code: "custom",
+          message: `is required: the key that encrypts the Partner Center refresh token in the store (32 random bytes, base64 or hex); generate one with: ${GENERATE_TOKEN_KEY} (docs/install.md)`,
+        });
+        return z.NEVER;
+      }
+      try {
+        return parseTokenKey(v, variable);
+      } catch (err) {
+        if (!(err instanceof TokenKeyError)) throw err;
+        ctx.addIssue({ code: "custom", message: TOKEN_KEY_RULE });
+        return z.NEVER;
+      }
+    });
+
 /** Every variable the bridge reads, with its default and what it is for (README lists the same). */
 const EnvSchema = z.object({
   BRIDGE_PORT: intFromEnv(7070, 0, 65535),
@@ -91,6 +125,9 @@ const EnvSchema = z.object({
   PARTNER_CENTER_REFRESH_TOKEN: z
     .string()
     .min(1, "is required (refresh token of the Referrals admin service account; see docs/install.md)"),
+  // The bridge keeps the newest (rotated) refresh token in its store, sealed with this key.
+  COSELL_TOKEN_KEY: tokenKey(TOKEN_KEY_VARIABLE, false),
+  COSELL_TOKEN_KEY_PREVIOUS: tokenKey(PREVIOUS_TOKEN_KEY_VARIABLE, true),
   PARTNER_CENTER_API_URL: url("Referrals API host").default("https://api.partner.microsoft.com"),
   PARTNER_CENTER_WEBHOOKS_URL: url("Webhooks API host").default("https://api.partnercenter.microsoft.com"),
   PARTNER_CENTER_REFERRAL_LINK: z
@@ -141,6 +178,8 @@ export interface BridgeConfig {
     /** PEM bundle of roots trusted for webhook certificates besides Node's bundled roots. */
     certificateAuthorityFile?: string;
   };
+  /** The key sealing the refresh token in the store, and the one before a rotation (read only). */
+  readonly tokenKeys: { current: TokenKey; previous?: TokenKey };
   readonly loginUrl: string;
   readonly mappingFile?: string;
   readonly reconcileIntervalSeconds: number;
@@ -177,6 +216,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   for (const o of e.PC_WEBHOOK_CERT_ORIGINS)
     if (o.startsWith("http:") && !isLoopback(o))
       problems.push(`PC_WEBHOOK_CERT_ORIGINS: '${o}' must use https (only loopback sandbox origins may use http)`);
+  // COSELL_TOKEN_KEY is required: its transform refused a missing one.
+  const tokenKeys = { current: e.COSELL_TOKEN_KEY as TokenKey, ...(e.COSELL_TOKEN_KEY_PREVIOUS ? { previous: e.COSELL_TOKEN_KEY_PREVIOUS } : {}) };
+  try {
+    new TokenVault(tokenKeys);
+  } catch (err) {
+    if (!(err instanceof TokenKeyError)) throw err;
+    problems.push(err.message);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -206,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
       certificateOrganization: e.PC_WEBHOOK_CERT_ORGANIZATION,
       ...(e.PC_WEBHOOK_CERT_CA_FILE ? { certificateAuthorityFile: e.PC_WEBHOOK_CERT_CA_FILE } : {}),
     },
+    tokenKeys,
     loginUrl: e.ENTRA_LOGIN_URL,
     mappingFile: e.MAPPING_FILE,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
@@ -229,6 +277,8 @@ export function configSecrets(c: BridgeConfig): string[] {
     c.dataverse.webhookKey,
     c.partnerCenter.clientSecret,
     c.partnerCenter.refreshToken,
+    ...tokenKeyForms(c.tokenKeys.current),
+    ...(c.tokenKeys.previous ? tokenKeyForms(c.tokenKeys.previous) : []),
   ].filter((s) => s.length > 0);
 }
 
@@ -242,6 +292,10 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
     jobLeaseMs: c.jobLeaseMs,
     dataverse: { ...c.dataverse, clientSecret: hidden, webhookKey: hidden },
     partnerCenter: { ...c.partnerCenter, clientSecret: hidden, refreshToken: hidden },
+    tokenKeys: {
+      current: `${hidden} key ${c.tokenKeys.current.id}`,
+      ...(c.tokenKeys.previous ? { previous: `${hidden} key ${c.tokenKeys.previous.id}` } : {}),
+    },
     loginUrl: c.loginUrl,
     mappingFile: c.mappingFile ?? "(built-in default)",
     reconcileIntervalSeconds: c.reconcileIntervalSeconds,

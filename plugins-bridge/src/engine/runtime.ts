@@ -3,9 +3,10 @@
  * the sync engine, the worker, the reconciler, the two webhook intakes and the metrics. The HTTP
  * server (src/server) and the CLI (src/cli) run on top of one runtime.
  */
-import { createHash } from "node:crypto";
 import { ClientCredentialsProvider } from "../auth/dataverse-token";
 import { RefreshTokenProvider } from "../auth/partner-center-token";
+import { StoredRefreshTokens } from "../auth/stored-refresh-token";
+import { tokenKeyForms, TokenVault } from "../auth/token-vault";
 import { type BridgeConfig, configSecrets, DATAVERSE_WEBHOOK_HEADER } from "../config";
 import { DataverseClient } from "../dataverse/client";
 import { createLogger, type BridgeLogger } from "../observability/logger";
@@ -21,9 +22,6 @@ import { PartnerCenterGateway } from "./partner-center";
 import { readAdminMapping, SyncSettings } from "./settings";
 import { SyncEngine } from "./sync-engine";
 import { Worker, type JobResult } from "./worker";
-
-/** Where the newest Partner Center refresh token is kept (rotated by Entra ID on every use). */
-const REFRESH_TOKEN_CURSOR = "secret:partner-center-refresh-token";
 
 export interface RuntimeOptions {
   readonly log?: BridgeLogger;
@@ -58,32 +56,23 @@ export interface BridgeRuntime {
   close(): Promise<void>;
 }
 
-interface StoredRefreshToken {
-  readonly configured: string;
-  readonly token: string;
-}
-
-const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
-
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<BridgeRuntime> {
   const log = options.log ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   const adminMapping = readAdminMapping(config.mappingFile, config.partnerCenter.referralLinkTemplate);
   const trustAnchors = readTrustAnchors(config.partnerCenter.certificateAuthorityFile);
+  for (const key of [config.tokenKeys.current, config.tokenKeys.previous])
+    if (key) for (const form of tokenKeyForms(key)) log.addSecret(form, { permanent: true });
+  const vault = new TokenVault(config.tokenKeys);
   const store = await openStore(options.store ?? config.store, { maxAttempts: config.maxAttempts });
   try {
-    // The newest refresh token, unless the admin has configured a new one since it was stored.
-    const configuredHash = sha256(config.partnerCenter.refreshToken);
-    let refreshToken = config.partnerCenter.refreshToken;
-    const saved = await store.getCursor(REFRESH_TOKEN_CURSOR);
-    if (saved) {
-      try {
-        const parsed = JSON.parse(saved) as StoredRefreshToken;
-        if (parsed.configured === configuredHash && typeof parsed.token === "string" && parsed.token) refreshToken = parsed.token;
-      } catch {
-        // unreadable: start from the configured one
-      }
-    }
+    // Sealed at rest; a stored value this key cannot open stops the start here, before any write.
+    const storedTokens = new StoredRefreshTokens(store, vault, config.partnerCenter.refreshToken);
+    const loaded = await storedTokens.load();
+    for (const t of loaded.seen) log.addSecret(t);
+    const refreshToken = loaded.refreshToken;
     log.addSecret(refreshToken);
+    if (loaded.upgraded === "encrypted") log.info({ keyId: vault.keyId }, "the stored Partner Center refresh token was in plain text: now encrypted with COSELL_TOKEN_KEY");
+    if (loaded.upgraded === "re-encrypted") log.info({ keyId: vault.keyId }, "the stored Partner Center refresh token was encrypted with COSELL_TOKEN_KEY_PREVIOUS: now with COSELL_TOKEN_KEY");
     const partnerCenterTokens = new RefreshTokenProvider({
       loginUrl: config.loginUrl,
       tenantId: config.partnerCenter.tenantId,
@@ -92,7 +81,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       refreshToken,
       onRefreshTokenRotated: async (token) => {
         log.addSecret(token);
-        await store.setCursor(REFRESH_TOKEN_CURSOR, JSON.stringify({ configured: configuredHash, token } satisfies StoredRefreshToken));
+        await storedTokens.save(token);
       },
     });
     const dataverseTokens = new ClientCredentialsProvider({

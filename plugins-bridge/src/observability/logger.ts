@@ -17,8 +17,11 @@ export interface LoggerOptions {
 }
 
 export interface BridgeLogger extends Logger {
-  /** Registers another value that must never appear in a log line (e.g. a fresh access token). */
-  addSecret(value: string): void;
+  /**
+   * Registers another value that must never appear in a log line. A run-time one (an access token)
+   * is forgotten after 32 newer ones; `permanent` (a key, a configured secret) is kept for good.
+   */
+  addSecret(value: string, options?: { readonly permanent?: boolean }): void;
 }
 
 const REDACT_PATHS = [
@@ -74,10 +77,18 @@ export function createLogger(options: LoggerOptions = {}): BridgeLogger {
     options.destination ?? pino.destination({ sync: false }),
   ) as BridgeLogger;
 
-  logger.addSecret = (value: string) => {
-    if (value.length < 6 || secrets.has(value)) return;
-    dynamic.push(value);
-    if (dynamic.length > 32) dynamic.shift();
+  logger.addSecret = (value: string, o?: { readonly permanent?: boolean }) => {
+    if (value.length < 6) return;
+    if (o?.permanent) {
+      if (fixed.includes(value)) return;
+      fixed.push(value);
+      const i = dynamic.indexOf(value);
+      if (i >= 0) dynamic.splice(i, 1);
+    } else {
+      if (secrets.has(value)) return;
+      dynamic.push(value);
+      if (dynamic.length > 32) dynamic.shift();
+    }
     rebuild();
   };
   return logger;

@@ -38,6 +38,7 @@ export const SECRET_VARIABLES = [
   "DATAVERSE_WEBHOOK_KEY",
   "PARTNER_CENTER_CLIENT_SECRET",
   "PARTNER_CENTER_REFRESH_TOKEN",
+  "COSELL_TOKEN_KEY",
 ] as const;
 
 export class SecretWitness {
