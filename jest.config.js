@@ -25,6 +25,9 @@ const common = {
 
 module.exports = {
   testTimeout: 60_000,
+  // The default output, plus one line of suites and tests run and skipped, also written to
+  // test-artifacts/jest-summary.txt for .ci/run to print after `npm test`.
+  reporters: ["default", ["<rootDir>/tests/support/summary-reporter.js", { outputFile: "test-artifacts/jest-summary.txt" }]],
   projects: [
     {
       ...common,

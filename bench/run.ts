@@ -5,7 +5,7 @@
  *
  *   npm run bench                       the full run (3 runs of each figure; 34 min on the shared 2-core machine)
  *   npm run bench -- --quick            fewer runs and smaller counts, to try it (~3 min)
- *   npm run bench -- --only=intake,form figures to run: propagation, backfill (with memory), intake, form
+ *   npm run bench -- --only=intake,form figures to run: propagation, backfill (with memory), intake, form, retention
  *   npm run bench -- --stores=sqlite    stores to run figures 1–3 on (default sqlite,postgres)
  *   npm run bench -- --profile          the bridge processes run under node --cpu-prof (into a printed /tmp folder)
  *   npm run bench -- --referrals=3000   another backfill size (experiments; the figure's target is for 10,000)
@@ -22,9 +22,10 @@ import { table, targetsMet, unmeasured, type Figure } from "./lib/figures";
 import type { StoreKind } from "./lib/stores";
 import type { RunContext } from "./lib/world";
 import { propagation } from "./propagation";
+import { retentionFigures } from "./retention";
 import { plan, type Plan } from "./plan";
 
-const FIGURES = ["propagation", "backfill", "intake", "form"] as const;
+const FIGURES = ["propagation", "backfill", "intake", "form", "retention"] as const;
 type FigureGroup = (typeof FIGURES)[number];
 
 const Args = z.object({
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
     if (want("propagation")) await guard(`propagation on ${store}`, [`propagation.${store}`], () => propagation(ctx, store, p.propagation));
     if (want("backfill")) await guard(`backfill on ${store}`, [`backfill.${store}`], () => backfillFigures(ctx, store, p.backfill));
     if (want("intake")) await guard(`intake on ${store}`, [`intake.${store}`], () => intakeFigures(ctx, store, p.intake));
+    if (want("retention")) await guard(`retention on ${store}`, [`retention.${store}`], () => retentionFigures(ctx, store, p.retention));
   }
   if (want("form")) await guard("form", ["form"], () => formFigures(ctx, p.form));
   clearInterval(sampler);

@@ -2,10 +2,12 @@
  * cosell-bridge: bi-directional co-sell referral sync between Partner Center and Dynamics 365.
  *
  * `startBridge(config)` runs what `cosell-bridge serve` runs: the HTTP server (webhooks, probes,
- * metrics, status page, admin API), the worker and the reconcile timer, on one runtime.
+ * metrics, status page, admin API), the worker, the reconcile timer and the retention timer, on one
+ * runtime.
  */
 import type { FastifyInstance } from "fastify";
 import type { BridgeConfig } from "./config";
+import { Retention } from "./engine/retention";
 import { createRuntime, type BridgeRuntime, type RuntimeOptions } from "./engine/runtime";
 import { buildServer, type ServerOptions } from "./server/app";
 
@@ -18,6 +20,7 @@ export { Reconciler, type SweepSummary } from "./reconcile";
 export { buildServer, type ServerOptions } from "./server/app";
 export { connect, type ConnectPlan, type ConnectOptions } from "./connect";
 export { backfill, type BackfillSummary } from "./reconcile/backfill";
+export { Retention, type RetentionPolicy } from "./engine/retention";
 
 export interface RunningBridge {
   readonly runtime: BridgeRuntime;
@@ -32,12 +35,15 @@ export interface StartOptions extends RuntimeOptions, ServerOptions {
   readonly worker?: boolean;
   /** Run the reconcile timer (default: when RECONCILE_INTERVAL_SECONDS > 0). */
   readonly reconcile?: boolean;
+  /** Prune old rows at start and every COSELL_RETENTION_INTERVAL_MINUTES (default true). */
+  readonly retention?: boolean;
 }
 
 export async function startBridge(config: BridgeConfig, options: StartOptions = {}): Promise<RunningBridge> {
   const runtime = await createRuntime(config, options);
   let server: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const retention = new Retention({ store: runtime.store, log: runtime.log, policy: runtime.config.retention });
   try {
     server = await buildServer(runtime, options);
     await server.listen({ port: config.http.port, host: config.http.host });
@@ -53,7 +59,11 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
       }, interval * 1000);
       timer.unref();
     }
-    runtime.log.info({ url, store: runtime.store.kind, worker: options.worker ?? true, reconcileSeconds: interval }, "cosell-bridge is running");
+    if (options.retention ?? true) retention.start();
+    runtime.log.info(
+      { url, store: runtime.store.kind, worker: options.worker ?? true, reconcileSeconds: interval, retentionDays: config.retention.days },
+      "cosell-bridge is running",
+    );
     const s = server;
     let closed: Promise<void> | undefined;
     return {
@@ -63,12 +73,14 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
       close: () =>
         (closed ??= (async () => {
           if (timer) clearInterval(timer);
+          await retention.stop();
           await s.close();
           await runtime.close();
         })()),
     };
   } catch (err) {
     if (timer) clearInterval(timer);
+    await retention.stop();
     await server?.close().catch(() => undefined);
     await runtime.close().catch(() => undefined);
     throw err;

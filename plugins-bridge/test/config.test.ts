@@ -43,6 +43,25 @@ describe("bridge configuration", () => {
     expect(found).toEqual([`SYNC_BACKOFF_MAX_SECONDS must be a whole number between 1 and 86400, got '${value}'`]);
   });
 
+  it("keeps history, webhooks and finished create intents 30 days, pruned every hour, unless told otherwise", () => {
+    expect(loadConfig(valid).retention).toEqual({ days: 30, intervalMs: 3_600_000 });
+    const c = loadConfig({ ...valid, COSELL_RETENTION_DAYS: "7", COSELL_RETENTION_INTERVAL_MINUTES: "15" });
+    expect(c.retention).toEqual({ days: 7, intervalMs: 900_000 });
+    expect(describeConfig(c)["retention"]).toEqual({ days: 7, intervalMs: 900_000 });
+  });
+
+  it.each([
+    ["COSELL_RETENTION_DAYS", "0", "1 and 3650"],
+    ["COSELL_RETENTION_DAYS", "3651", "1 and 3650"],
+    ["COSELL_RETENTION_DAYS", "7d", "1 and 3650"],
+    ["COSELL_RETENTION_DAYS", "2.5", "1 and 3650"],
+    ["COSELL_RETENTION_INTERVAL_MINUTES", "0", "1 and 10080"],
+    ["COSELL_RETENTION_INTERVAL_MINUTES", "10081", "1 and 10080"],
+    ["COSELL_RETENTION_INTERVAL_MINUTES", "-1", "1 and 10080"],
+  ])("refuses %s=%p, naming the variable", (name, value, range) => {
+    expect(problems({ ...valid, [name]: value })).toEqual([`${name} must be a whole number between ${range}, got '${value}'`]);
+  });
+
   it("uses PostgreSQL when DATABASE_URL is set, with its schema", () => {
     const c = loadConfig({ ...valid, DATABASE_URL: "postgres://u:pw@db/cosell", DATABASE_SCHEMA: "bridge_a" });
     expect(c.store).toEqual({ kind: "postgres", connectionString: "postgres://u:pw@db/cosell", schema: "bridge_a" });

@@ -729,7 +729,7 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
         store.recordSync({ linkKey: "A", direction: "PC->CRM" as "PC→CRM", outcome: "ok", message: "x", correlationId: null, at: at(4) }),
       ).rejects.toThrow(/direction/);
       await store.recordEvent({ ...event("old", "A"), receivedAt: at(-100) });
-      expect(await store.prune({ syncsBefore: at(2), eventsBefore: at(-1) })).toEqual({ syncs: 2, events: 1 });
+      expect(await store.prune({ syncsBefore: at(2), eventsBefore: at(-1) })).toEqual({ syncs: 2, events: 1, createIntents: 0 });
       expect((await store.recentSyncs()).map((s) => s.message)).toEqual(["400", "name"]);
     });
 

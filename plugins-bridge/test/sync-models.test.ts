@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   entityColumns,
@@ -15,6 +15,7 @@ import {
   referralIdFromResourceUri,
   WebhookEventError,
 } from "../src/partner-center/model";
+import { describeWith, sharedFile } from "../../tests/support/prerequisites";
 import { buildReferralCreate } from "../src/sync";
 import { defaultMapping, recordSet, referral } from "./sync-fixtures";
 
@@ -56,8 +57,8 @@ describe("Referral model", () => {
 
 const FIXTURES = path.resolve(__dirname, "../../../shared/fixtures/partner-center");
 const FLOW_SCHEMA = path.join(FIXTURES, "referral-schema-from-microsoft-flow-2019.json");
-const haveFixtures = existsSync(FLOW_SCHEMA);
-if (!haveFixtures) console.warn(`skipping the flow-schema tests: ${FLOW_SCHEMA} is absent (../shared beside the checkout)`);
+const FLOW_SCHEMA_FILE = sharedFile("fixtures/partner-center/referral-schema-from-microsoft-flow-2019.json");
+const describeWithFixtures = describeWith("plugins-bridge/test/sync-models (flow schema)", [FLOW_SCHEMA_FILE]);
 
 interface JsonSchemaNode {
   type?: string | string[];
@@ -75,8 +76,8 @@ function sampleFrom(node: JsonSchemaNode): unknown {
   return "x";
 }
 
-(haveFixtures ? describe : describe.skip)("the referral schema Microsoft's own flow parsed (fixtures/partner-center)", () => {
-  const schema = haveFixtures ? (JSON.parse(readFileSync(FLOW_SCHEMA, "utf8")) as JsonSchemaNode) : {};
+describeWithFixtures("the referral schema Microsoft's own flow parsed (fixtures/partner-center)", () => {
+  const schema = FLOW_SCHEMA_FILE.present() ? (JSON.parse(readFileSync(FLOW_SCHEMA, "utf8")) as JsonSchemaNode) : {};
 
   it("parses a referral carrying every property of it", () => {
     const result = ReferralSchema.safeParse(sampleFrom(schema));

@@ -9,12 +9,12 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import { EnvironmentVariable, GLOBAL_CHOICES, OpportunityColumn, SyncState } from "@cosell/contract";
+import { describeWith, sharedFile } from "../../tests/support/prerequisites";
 import { eventually, startHarness, type Harness } from "./fixtures/dataverse/harness";
 
 const REAL_SOLUTIONS = path.resolve(__dirname, "../../../shared/fixtures/real-solutions");
 const haveFixtures = existsSync(REAL_SOLUTIONS);
-if (!haveFixtures) console.warn(`dataverse-import.test: ${REAL_SOLUTIONS} is absent; the real-solution import tests are skipped.`);
-const describeReal = haveFixtures ? describe : describe.skip;
+const describeReal = describeWith("sandbox/test/dataverse-import (real solutions)", [sharedFile("fixtures/real-solutions")]);
 const zips = haveFixtures ? readdirSync(REAL_SOLUTIONS).filter((f) => f.endsWith(".zip")).sort() : [];
 const zipBase64 = (name: string) => readFileSync(path.join(REAL_SOLUTIONS, name)).toString("base64");
 

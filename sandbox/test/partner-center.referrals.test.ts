@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { describeWith, sharedFile } from "../../tests/support/prerequisites";
 import { REFERRALS_AUDIENCE, WEBHOOKS_AUDIENCE, type CommitEvent, type Referral } from "../src/partner-center";
 import { fixture, SELLER, startHarness, type Harness } from "./fixtures/partner-center/harness";
 
@@ -657,8 +658,8 @@ describe("Partner Center emulator: Referrals API", () => {
 // The JSON schema Microsoft's own 2019 flow used to parse a referral read from the API.
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const SCHEMA_PATH = path.resolve(REPO_ROOT, "../shared/fixtures/partner-center/referral-schema-from-microsoft-flow-2019.json");
-const schemaPresent = existsSync(SCHEMA_PATH);
-if (!schemaPresent) console.warn(`Skipping the Microsoft-flow schema check: ${SCHEMA_PATH} is absent (shared/ not beside the checkout).`);
+const FLOW_SCHEMA = sharedFile("fixtures/partner-center/referral-schema-from-microsoft-flow-2019.json");
+const describeWithSchema = describeWith("sandbox/test/partner-center.referrals (Microsoft-flow schema)", [FLOW_SCHEMA]);
 
 interface JsonSchema {
   type?: string | string[];
@@ -692,9 +693,9 @@ function schemaErrors(value: unknown, schema: JsonSchema, at = "$", requireListe
   return errors;
 }
 
-(schemaPresent ? describe : describe.skip)("Partner Center emulator: output validates against the schema Microsoft's flow parsed", () => {
+describeWithSchema("Partner Center emulator: output validates against the schema Microsoft's flow parsed", () => {
   let h: Harness;
-  const schema = schemaPresent ? (JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as JsonSchema) : {};
+  const schema = FLOW_SCHEMA.present() ? (JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as JsonSchema) : {};
   beforeAll(async () => {
     h = await startHarness();
   });

@@ -2,10 +2,11 @@
  * The solution reader against the real exports in ../shared/fixtures/real-solutions (facts read
  * off the unzipped files) and against hand-built zips, one per way Dataverse refuses a package.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { strFromU8, strToU8, unzipSync, zipSync, type Zippable } from "fflate";
 import { XMLParser } from "fast-xml-parser";
+import { describeWith, sharedFile } from "../../tests/support/prerequisites";
 import { readSolutionZip, SolutionReadError, type SolutionContents } from "../src/dataverse/solution-reader";
 
 // ---- Hand-built zips: shaped like real environment exports (no BOM, no XML declaration), so
@@ -125,11 +126,7 @@ function lieAboutSizes(zip: Uint8Array, size: number): Uint8Array {
 }
 
 const REAL_SOLUTIONS = path.resolve(__dirname, "../../../shared/fixtures/real-solutions");
-const haveRealSolutions = existsSync(REAL_SOLUTIONS);
-if (!haveRealSolutions) {
-  console.warn(`solution-reader: ${REAL_SOLUTIONS} is absent (no ../shared beside the checkout); real-export tests skipped`);
-}
-const describeReal = haveRealSolutions ? describe : describe.skip;
+const describeReal = describeWith("sandbox/test/solution-reader (real exports)", [sharedFile("fixtures/real-solutions")]);
 
 function readReal(file: string): SolutionContents {
   return readSolutionZip(readFileSync(path.join(REAL_SOLUTIONS, file)));

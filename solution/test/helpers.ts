@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { sharedFile, type Prerequisite } from "../../tests/support/prerequisites";
 import { buildPackages, type BuiltPackage } from "../src/build";
 import type { InputLocations } from "../src/inputs";
 import { unzipPackage } from "../src/read";
@@ -12,10 +13,11 @@ export const FIXTURE_INPUTS: InputLocations = {
   formScript: path.join(FIXTURES, "webresources", "cosell_", "opportunityform.js"),
 };
 
-/** ../shared beside the checkout holds Microsoft's XSDs; CI has it, a bare clone may not. */
-export const SCHEMAS_PRESENT = existsSync(path.join(DEFAULT_SCHEMA_DIR, "CustomizationsSolution.xsd"));
-if (!SCHEMAS_PRESENT)
-  console.warn(`Microsoft's XSDs are absent (${DEFAULT_SCHEMA_DIR}): the XSD tests are skipped; the other rules still run.`);
+/** ../shared beside the checkout holds Microsoft's XSDs; CI has it (or fails), a bare clone may not. */
+export const SCHEMAS: Prerequisite = {
+  ...sharedFile("schemas/dataverse/xmllint/CustomizationsSolution.xsd"),
+  present: () => existsSync(path.join(DEFAULT_SCHEMA_DIR, "CustomizationsSolution.xsd")),
+};
 
 export interface BuiltFixture {
   readonly dir: string;

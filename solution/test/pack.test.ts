@@ -10,6 +10,7 @@ import { MissingBuildOutputError } from "../src/inputs";
 import { OPPORTUNITY_COLUMNS, LEAD_COLUMNS } from "@cosell/contract";
 import { CONTROL_SOURCE_MANIFEST, unpackedDrift } from "../src/unpacked";
 import { existsSync } from "node:fs";
+import { prerequisitesMet, type Prerequisite } from "../../tests/support/prerequisites";
 import { FIXTURE_INPUTS, buildFixture, text, type BuiltFixture } from "./helpers";
 
 let fx: BuiltFixture;
@@ -101,10 +102,12 @@ describe("form binding follows the control's manifest", () => {
   });
 
   test("the source manifest and the built one bind the same way", () => {
-    if (!existsSync(CONTROL_SOURCE_MANIFEST)) {
-      console.warn(`${CONTROL_SOURCE_MANIFEST} absent: the PCF source is not in this checkout`);
-      return;
-    }
+    const sourceManifest: Prerequisite = {
+      name: `the control's source manifest (${path.relative(path.resolve(__dirname, "../.."), CONTROL_SOURCE_MANIFEST)})`,
+      present: () => existsSync(CONTROL_SOURCE_MANIFEST),
+      provided: "it is part of the checkout (pcf/), which .ci/run tests as it is",
+    };
+    if (!prerequisitesMet("solution/test/pack (source manifest)", [sourceManifest])) return;
     const source = parseControlManifest(readFileSync(CONTROL_SOURCE_MANIFEST, "utf8"));
     expect(planForm("opportunity", source, OPPORTUNITY_COLUMNS).bindings).toEqual(planForm("opportunity", fixtureManifest(), OPPORTUNITY_COLUMNS).bindings);
   });

@@ -2,18 +2,20 @@
  * The real pack: the PCF build output and the bundled form script of this checkout, when they have
  * been built (`npm run build -w pcf`, `npm run build -w webresources`; root `npm run pack` does both).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { buildOutput, describeWith } from "../../tests/support/prerequisites";
 import { buildPackages } from "../src/build";
 import { DEFAULT_INPUTS } from "../src/inputs";
 import { unzipPackage } from "../src/read";
 import { checkPackageRules } from "../src/validate";
 
-const built = existsSync(path.join(DEFAULT_INPUTS.controlDir, "ControlManifest.xml")) && existsSync(DEFAULT_INPUTS.formScript);
-if (!built) console.warn("the control and the form script are not built in this checkout: the real-output pack test is skipped (run `npm run pack`)");
+const describeBuilt = describeWith("solution/test/real-outputs", [
+  buildOutput("the built control and form script", path.join(DEFAULT_INPUTS.controlDir, "ControlManifest.xml"), DEFAULT_INPUTS.formScript),
+]);
 
-(built ? describe : describe.skip)("pack from the other parts' build outputs", () => {
+describeBuilt("pack from the other parts' build outputs", () => {
   test("both zips build, validate and carry the real control and script", () => {
     const out = mkdtempSync(path.join(os.tmpdir(), "cosell-real-"));
     try {

@@ -9,7 +9,8 @@ import path from "node:path";
 import { checkPackageRules, PackageValidationError, POST_SCHEMA_NODES, schemaView, validatePackage, type ValidationIssue } from "../src/validate";
 import { validateAgainstXsd } from "../src/validate/xsd";
 import { checkRepositoryVersions } from "../src/versions";
-import { SCHEMAS_PRESENT, buildFixture, text, type BuiltFixture } from "./helpers";
+import { describeWith } from "../../tests/support/prerequisites";
+import { SCHEMAS, buildFixture, text, type BuiltFixture } from "./helpers";
 
 let fx: BuiltFixture;
 beforeAll(() => {
@@ -37,7 +38,7 @@ describe("the built packages pass", () => {
   });
 });
 
-(SCHEMAS_PRESENT ? describe : describe.skip)("xmllint against Microsoft's XSDs", () => {
+describeWith("solution/test/validation (Microsoft's XSDs)", [SCHEMAS])("xmllint against Microsoft's XSDs", () => {
   test("customizations.xml validates", () => {
     const r = validateAgainstXsd(text(fx.managed, "customizations.xml"));
     expect(r.issues).toEqual([]);

@@ -7,17 +7,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser } from "playwright-core";
+import { CHROMIUM_PATH, chromium as chromiumInstalled, describeWith } from "../support/prerequisites";
 
 export const REPO = path.resolve(__dirname, "../..");
 const PCF = path.join(REPO, "pcf");
 export const BUNDLE = path.join(PCF, "out/controls/PartnerCenterSection/bundle.js");
-export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM = CHROMIUM_PATH;
 
-/** `describe`, or `describe.skip` with a warning when Chromium is not installed (chosen at load time). */
-export function describeWithChromium(suite: string): jest.Describe {
-  if (fs.existsSync(CHROMIUM)) return describe;
-  console.warn(`tests/browser/${suite}: ${CHROMIUM} not found (apt-get install chromium); skipped.`);
-  return describe.skip;
+/** `describe` when Chromium is installed; otherwise skipped with a warning, or failed under CI (tests/support/prerequisites.ts). */
+export function describeWithChromium(suite: string): ReturnType<typeof describeWith> {
+  return describeWith(`tests/browser/${suite}`, [chromiumInstalled]);
 }
 
 export function launchChromium(): Promise<Browser> {

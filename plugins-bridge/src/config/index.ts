@@ -146,6 +146,8 @@ const EnvSchema = z.object({
   SYNC_BACKOFF_MAX_SECONDS: intFromEnv(900, 1, 86_400),
   WORKER_CONCURRENCY: intFromEnv(8, 1, 256),
   DATAVERSE_MAX_CONCURRENCY: intFromEnv(16, 1, 52),
+  COSELL_RETENTION_DAYS: intFromEnv(30, 1, 3650),
+  COSELL_RETENTION_INTERVAL_MINUTES: intFromEnv(60, 1, 10_080),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -187,6 +189,11 @@ export interface BridgeConfig {
   /** When a failed sync runs again: exponential backoff with jitter up to SYNC_BACKOFF_MAX_SECONDS. */
   readonly backoff: BackoffPolicy;
   readonly workerConcurrency: number;
+  /**
+   * How long sync history, stored webhooks and finished create intents are kept, and how often the
+   * old ones are deleted (at start, then every `intervalMs`): engine/retention.ts.
+   */
+  readonly retention: { days: number; intervalMs: number };
   readonly logLevel: BridgeEnv["LOG_LEVEL"];
 }
 
@@ -260,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     maxAttempts: e.SYNC_MAX_ATTEMPTS,
     backoff: backoffPolicy(e.SYNC_BACKOFF_MAX_SECONDS * 1000),
     workerConcurrency: e.WORKER_CONCURRENCY,
+    retention: { days: e.COSELL_RETENTION_DAYS, intervalMs: e.COSELL_RETENTION_INTERVAL_MINUTES * 60_000 },
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -302,6 +310,7 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
     maxAttempts: c.maxAttempts,
     backoff: c.backoff,
     workerConcurrency: c.workerConcurrency,
+    retention: c.retention,
     logLevel: c.logLevel,
   };
 }

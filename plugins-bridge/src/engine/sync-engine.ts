@@ -30,7 +30,7 @@ import { applyOps } from "../mapping/pointer";
 import { transitionOps } from "../mapping/transforms";
 import type { Referral } from "../partner-center/model";
 import type { Link, Store } from "../store";
-import { LinkConflictError, StaleLinkError } from "../store";
+import { CREATE_INTENT_PREFIX, LinkConflictError, StaleLinkError } from "../store";
 import {
   buildRecordFromReferral,
   buildReferralCreate,
@@ -203,7 +203,7 @@ export function baseForAttachedRecord(crm: Snapshot): Snapshot {
 
 /** Store entry (a named value, like the reconcile cursors) naming the referral version a record is being created from. */
 export function createIntentName(referralId: string): string {
-  return `create-intent:${referralId}`;
+  return `${CREATE_INTENT_PREFIX}${referralId}`;
 }
 
 function parseCreateIntent(raw: string | undefined): Snapshot | undefined {

@@ -14,6 +14,7 @@ import {
 } from "./errors";
 import { isUniqueViolation, stmt, type Engine, type Op, type Row, type RunMode, type StmtResult } from "./engine";
 import { encodeJson, num, str, strOrNull, toEvent, toJob, toLink, toSyncRecord, decodeJson } from "./rows";
+import { CREATE_INTENT_PREFIX } from "./types";
 import type {
   EnqueueInput,
   EnqueueResult,
@@ -53,6 +54,14 @@ const MERGE_QUEUED = `ON CONFLICT (link_key, kind) WHERE state = 'queued' DO UPD
   coalesced = jobs.coalesced + 1,
   run_at = CASE WHEN jobs.attempts = 0 AND excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
   updated_at = excluded.updated_at`;
+
+/**
+ * Create intents last written before ? whose referral has a link: the create they describe is done.
+ * The prefix is a constant of ours (letters, '-' and ':'), so it is safe inside the SQL text.
+ */
+const PRUNE_CREATE_INTENTS = `DELETE FROM cursors
+  WHERE name LIKE '${CREATE_INTENT_PREFIX}%' AND updated_at < ?
+    AND EXISTS (SELECT 1 FROM links l WHERE l.referral_id = substr(cursors.name, ${CREATE_INTENT_PREFIX.length + 1}))`;
 
 const LINK_COLUMNS =
   "key, referral_id, engagement_id, entity, record_id, base, pc_etag, crm_etag, last_synced_at, state, version, created_at, updated_at";
@@ -812,9 +821,11 @@ export class SqlStore implements Store {
     return this.run(function* () {
       let syncs = 0;
       let events = 0;
+      let createIntents = 0;
       if (input.syncsBefore) syncs = (yield stmt("DELETE FROM sync_log WHERE at < ?", input.syncsBefore.getTime())).changes;
       if (input.eventsBefore) events = (yield stmt("DELETE FROM events WHERE received_at < ?", input.eventsBefore.getTime())).changes;
-      return { syncs, events };
+      if (input.createIntentsBefore) createIntents = (yield stmt(PRUNE_CREATE_INTENTS, input.createIntentsBefore.getTime())).changes;
+      return { syncs, events, createIntents };
     }, "tx");
   }
 

@@ -158,16 +158,28 @@ export interface SyncRecord extends SyncRecordInput {
   readonly id: number;
 }
 
+/**
+ * Cursors named `create-intent:<referral id>`: what creating a record from that referral copies from
+ * Partner Center, kept before the create (the sync engine writes and reads them; prune removes them).
+ */
+export const CREATE_INTENT_PREFIX = "create-intent:";
+
 export interface PruneInput {
   /** Delete sync history older than this. */
   readonly syncsBefore?: Date;
   /** Delete stored webhooks older than this (ends their dedupe window). */
   readonly eventsBefore?: Date;
+  /**
+   * Delete create intents last written before this whose referral is linked (the create finished);
+   * an intent without a link is kept whatever its age: its create may still be retried.
+   */
+  readonly createIntentsBefore?: Date;
 }
 
 export interface PruneResult {
   readonly syncs: number;
   readonly events: number;
+  readonly createIntents: number;
 }
 
 export interface Store {
