@@ -4,3 +4,4 @@ export * from "./values";
 export { PRODUCT_VERSION, solutionVersion } from "./version";
 export * from "./system";
 export { parseRetryAfter, RETRY_AFTER_CAP_MS } from "./retry-after";
+export * from "./roles";

@@ -21,6 +21,7 @@ import type { FastifyInstance } from "fastify";
 import {
   EnvironmentVariable,
   OpportunityColumn,
+  SECURITY_ROLES,
   SOLUTION,
   SOLUTION_CATALOG_TABLE,
   SolutionCatalogColumn,
@@ -298,7 +299,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // Seals the refresh token in the bridge's store. Random per sandbox run, sandbox-only: shared by
     // every bridge of this sandbox (restarts, several instances on one PostgreSQL store).
     const tokenKey = randomBytes(32).toString("base64");
-    const bridgeUserId = dataverse.registerApplicationUser({ applicationId: BRIDGE_CLIENT_ID, fullName: "cosell-bridge" });
+    // Least privilege, as docs/install.md sets production up: the bridge's application user holds the
+    // solution's "Co-sell Bridge Service" role only (it applies once the role is provisioned or imported).
+    const bridgeUserId = dataverse.registerApplicationUser({ applicationId: BRIDGE_CLIENT_ID, fullName: "cosell-bridge", roles: [SECURITY_ROLES.bridge.name] });
     const schema: SandboxSchema = options.schema ?? (options.provisionContract === false ? "none" : "contract");
 
     const userToken = (as: "seller" | "admin") => tokens.issueUserAccessToken(as === "admin" ? SANDBOX_ADMIN : SANDBOX_SELLER, dataverse.resourceUrl).accessToken;

@@ -30,7 +30,7 @@ beforeAll(async () => {
   identity.tokens.registerClient({ ...APP, tenantId: TENANT, displayName: "cosell-deploy" });
   staging = await startDataverseEmulator({ tokens: identity.tokens, organizationName: "staging" });
   production = await startDataverseEmulator({ tokens: identity.tokens, organizationName: "production" });
-  for (const dv of [staging, production]) dv.registerApplicationUser({ applicationId: APP.clientId, fullName: "# cosell-deploy" });
+  for (const dv of [staging, production]) dv.registerApplicationUser({ applicationId: APP.clientId, fullName: "# cosell-deploy", roles: ["System Administrator"] });
   fx = buildFixture();
   work = mkdtempSync(path.join(os.tmpdir(), "cosell-deploy-emu-"));
 });
@@ -107,7 +107,7 @@ test("staging then production, through ImportSolutionAsync, with the smoke check
 test.each(["unmanaged", "managed"] as const)("the %s zip imports into a fresh sandbox with ImportSolution", async (kind) => {
   const dv = await startDataverseEmulator({ tokens: identity.tokens, organizationName: `import-${kind}` });
   try {
-    dv.registerApplicationUser({ applicationId: APP.clientId, fullName: "# cosell-deploy" });
+    dv.registerApplicationUser({ applicationId: APP.clientId, fullName: "# cosell-deploy", roles: ["System Administrator"] });
     const client = clientFor(dv);
     const zip = fx.built.find((b) => b.kind === kind)!.bytes;
     await client.post("ImportSolution", {

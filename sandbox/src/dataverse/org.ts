@@ -3,6 +3,7 @@
  * HTTP layer does goes through here; `reset()` brings it back to the state it started in.
  */
 import { EventEmitter } from "node:events";
+import { SECURITY_ROLES } from "@cosell/contract";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { createRecord, type Caller, type CommittedOperation, type PlatformContext, type WriteScope } from "./data/operations";
@@ -10,6 +11,7 @@ import { RecordStore, type Row, type StoredValue } from "./data/store";
 import { Schema, metadataId } from "./metadata/schema";
 import { addStandardTables } from "./metadata/standard-tables";
 import type { EntityMetadata } from "./metadata/types";
+import { SALESPERSON, SYSTEM_ADMINISTRATOR, Security } from "./security";
 
 /** Fixed ids of the seeded rows, so that tests and `npm start` can rely on them. */
 export const SEEDED_IDS = {
@@ -60,6 +62,8 @@ export class Organization implements PlatformContext {
   readonly name: string;
   readonly seededIds: SeededIds;
   readonly events = new EventEmitter();
+  /** Roles, their privileges and who holds them (security.ts). */
+  readonly security = new Security();
   changes: CommitEntry[] = [];
   private readonly seed: boolean;
   /** Users registered from outside (identity, not data): replayed after every reset. */
@@ -106,6 +110,7 @@ export class Organization implements PlatformContext {
     this.store = new RecordStore(this.schema);
     addStandardTables(this.schema);
     this.schema.listen({ entityAdded: (e) => this.addMessageFilters(e) });
+    this.security.resetRoles();
     if (this.seed) this.seedRows();
     else this.seedMinimum();
   }
@@ -173,17 +178,23 @@ export class Organization implements PlatformContext {
     return row ? callerFromRow(row) : undefined;
   }
 
-  /** An application user for an Entra app registration (what an admin creates in the Power Platform admin center). */
-  registerApplicationUser(input: { applicationId: string; fullName: string; id?: string }): string {
+  /**
+   * An application user for an Entra app registration (what an admin creates in the Power Platform
+   * admin center), with the security roles the admin gives it, by name. Without roles it can sign
+   * in and do nothing, as in Dataverse.
+   */
+  registerApplicationUser(input: { applicationId: string; fullName: string; id?: string; roles?: readonly string[] }): string {
     const id = this.addApplicationUser(input);
     this.registrations.push(() => this.addApplicationUser({ ...input, id }));
+    for (const role of input.roles ?? []) this.security.assignByName(id, role);
     return id;
   }
 
-  /** A licensed user signed in through Entra ID (object id `oid`). */
-  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string; id?: string }): string {
+  /** A licensed user signed in through Entra ID (object id `oid`), with the roles an admin gives it. */
+  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string; id?: string; roles?: readonly string[] }): string {
     const id = this.addEntraUser(input);
     this.registrations.push(() => this.addEntraUser({ ...input, id }));
+    for (const role of input.roles ?? []) this.security.assignByName(id, role);
     return id;
   }
 
@@ -282,6 +293,8 @@ export class Organization implements PlatformContext {
         basecurrencyid: { entity: "transactioncurrency", id: SEEDED_IDS.usdCurrencyId },
       });
       for (const m of SDK_MESSAGES) put("sdkmessage", { sdkmessageid: sdkMessageId(m), name: m, categoryname: "" });
+      for (const r of this.security.seededRoles())
+        put("role", { roleid: r.id, name: r.name, businessunitid: { entity: "businessunit", id: SEEDED_IDS.businessUnitId } });
       for (const e of this.schema.entities()) this.writeMessageFilters(scope, e);
     });
   }
@@ -306,6 +319,10 @@ export class Organization implements PlatformContext {
     });
     this.addEntraUser({ id: SEEDED_IDS.adminUserId, objectId: SEEDED_IDS.adminObjectId, fullName: "Sandbox Admin", userPrincipalName: "admin@sandbox.onmicrosoft.com" });
     this.addEntraUser({ id: SEEDED_IDS.sellerUserId, objectId: SEEDED_IDS.sellerObjectId, fullName: "Sam Seller", userPrincipalName: "sam.seller@sandbox.onmicrosoft.com" });
+    this.security.assignByName(SEEDED_IDS.adminUserId, SYSTEM_ADMINISTRATOR);
+    // A seller as partners set them up: the usual sales role plus the solution's seller role.
+    this.security.assignByName(SEEDED_IDS.sellerUserId, SALESPERSON);
+    this.security.assignByName(SEEDED_IDS.sellerUserId, SECURITY_ROLES.seller.name);
   }
 }
 

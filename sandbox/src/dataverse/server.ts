@@ -65,8 +65,11 @@ export interface DataverseEmulator {
   /** Back to the start state (registered users stay); `keepCustomizations` re-applies contract provisioning and imports. */
   reset(options?: { keepCustomizations?: boolean }): void;
   provisionContract(): void;
-  registerApplicationUser(input: { applicationId: string; fullName: string }): string;
-  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string }): string;
+  /** An application user with the security roles (by name) an admin gives it; none = no privileges. */
+  registerApplicationUser(input: { applicationId: string; fullName: string; roles?: readonly string[] }): string;
+  registerUser(input: { objectId: string; fullName: string; userPrincipalName?: string; roles?: readonly string[] }): string;
+  /** Gives a user a security role by name (it applies once a role of that name exists). */
+  assignRole(systemUserId: string, roleName: string): void;
 }
 
 function headerMap(req: FastifyRequest): Map<string, string> {
@@ -302,5 +305,6 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
     provisionContract: provision,
     registerApplicationUser: (input) => org.registerApplicationUser(input),
     registerUser: (input) => org.registerUser(input),
+    assignRole: (systemUserId, roleName) => org.security.assignByName(systemUserId, roleName),
   };
 }

@@ -6,6 +6,8 @@ import { Errors } from "../errors";
 import { importSolution, importSolutionAsync, retrieveFormattedImportJobResults } from "../solutions/import";
 import { closeOpportunity, qualifyLead, whoAmI } from "./actions";
 import { bulkMessage, bulkMessageOf } from "./bulk";
+import { authorize } from "./privileges";
+import { retrieveUserPrivileges, userRoles } from "./roles-api";
 import type { ApiContext, ApiRequest, ApiResponse } from "./http";
 import { handleEntityDefinitions, handleGlobalOptionSets } from "./metadata-api";
 import { handleCollection, handleProperty, handleSingle } from "./records";
@@ -24,6 +26,7 @@ export function dispatch(ctx: ApiContext, req: ApiRequest): ApiResponse {
   const segments = parsePath(req.path);
   const [first, ...rest] = segments;
   if (!first) throw Errors.noResource(req.url);
+  authorize(ctx, req, segments);
   switch (first.name) {
     case "$metadata":
       requireMethod(req, "GET");
@@ -72,6 +75,10 @@ export function dispatch(ctx: ApiContext, req: ApiRequest): ApiResponse {
     if (!key.id || !ctx.org.row("lead", key.id)) throw Errors.notFound("lead", key.id ?? "");
     return qualifyLead(ctx, req, ctx.org.row("lead", key.id)!.leadid as string);
   }
+  if (entity.logicalName === "systemuser" && second!.name === "systemuserroles_association" && more.length === 0 && (!third || third.name === "$ref"))
+    return userRoles(ctx, req, first, second!, third !== undefined);
+  if (entity.logicalName === "systemuser" && second!.name === "Microsoft.Dynamics.CRM.RetrieveUserPrivileges" && rest.length === 1)
+    return retrieveUserPrivileges(ctx, req, first);
   if (more.length > 0 || second!.key) throw Errors.unknownSegment(second!.name);
   if (third && third.name !== "$ref") throw Errors.unknownSegment(third.name);
   return handleProperty(ctx, req, entity, first.key, second!.name, third !== undefined);

@@ -11,9 +11,12 @@ import {
   GLOBAL_CHOICES,
   LEAD_COLUMNS,
   OPPORTUNITY_COLUMNS,
+  ROLE_PRIVILEGES,
+  SECURITY_ROLES,
   SOLUTION_CATALOG_TABLE,
   type ColumnDefinition,
 } from "@cosell/contract";
+import { randomUUID } from "node:crypto";
 import { createRecord } from "../data/operations";
 import type { Organization } from "../org";
 import { col, finishAttribute, key, optionSet, table } from "./columns";
@@ -80,6 +83,14 @@ export function provisionContract(org: Organization): void {
   for (const k of Object.values(ALTERNATE_KEYS)) schema.addKey(k.table, key(k.table, k.logicalName, k.attributes, k.displayName));
 
   org.systemWrite((scope) => {
+    // The solution's two security roles, with exactly the privileges the package gives them.
+    for (const [k, role] of Object.entries(SECURITY_ROLES) as Array<[keyof typeof SECURITY_ROLES, (typeof SECURITY_ROLES)[keyof typeof SECURITY_ROLES]]>) {
+      const existing = org.security.roleByName(role.name);
+      const id = existing?.id ?? randomUUID();
+      if (!existing)
+        createRecord(org, scope, org.entity("role"), { roleid: id, name: role.name, businessunitid: { entity: "businessunit", id: org.seededIds.businessUnitId } }, { record: false });
+      org.security.defineRole(id, role.name, ROLE_PRIVILEGES[k].map((p) => ({ name: p.name, depth: p.level })));
+    }
     for (const v of ENVIRONMENT_VARIABLES) {
       let exists = false;
       for (const _ of org.store.idsWhereEquals("environmentvariabledefinition", "schemaname", v.schemaName)) exists = true;

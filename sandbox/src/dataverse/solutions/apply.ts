@@ -388,7 +388,9 @@ export function applySolution(
   }
   for (const r of contents.roles) {
     const row = findBy(org, "role", "name", r.name);
-    upsert(org, scope, "role", row, { name: r.name.slice(0, 100) });
+    const roleId = upsert(org, scope, "role", row, { ...(row || !r.id ? {} : { roleid: r.id }), name: r.name.slice(0, 100) });
+    // The role holds exactly the privileges its XML lists (a managed upgrade replaces them).
+    org.security.defineRole(roleId, r.name, r.privileges.map((p) => ({ name: p.name, depth: p.level })));
   }
 
   const solutionValues: Record<string, StoredValue> = {
