@@ -2,6 +2,7 @@
  * The bridge's configuration, from environment variables only (twelve-factor): validated at start-up
  * with one clear message per mistake, secrets kept out of every printable view.
  */
+import { isIPv4 } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
@@ -172,11 +173,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  if (e.BRIDGE_PUBLIC_URL?.startsWith("http:") && !isLoopback(e.BRIDGE_PUBLIC_URL))
-    problems.push("BRIDGE_PUBLIC_URL must use https (Partner Center and Dataverse call it over the internet)");
-  for (const o of e.PC_WEBHOOK_CERT_ORIGINS)
-    if (o.startsWith("http:") && !isLoopback(o))
-      problems.push(`PC_WEBHOOK_CERT_ORIGINS: '${o}' must use https (only loopback sandbox origins may use http)`);
+  // Secrets and tokens travel to (or from) each of these: plain http only where it never leaves the machine.
+  const mustBeHttps: Array<[string, string | undefined]> = [
+    ["BRIDGE_PUBLIC_URL", e.BRIDGE_PUBLIC_URL],
+    ["DATAVERSE_URL", e.DATAVERSE_URL],
+    ["PARTNER_CENTER_API_URL", e.PARTNER_CENTER_API_URL],
+    ["PARTNER_CENTER_WEBHOOKS_URL", e.PARTNER_CENTER_WEBHOOKS_URL],
+    ["ENTRA_LOGIN_URL", e.ENTRA_LOGIN_URL],
+    ...e.PC_WEBHOOK_CERT_ORIGINS.map((o): [string, string] => ["PC_WEBHOOK_CERT_ORIGINS", o]),
+  ];
+  for (const [name, value] of mustBeHttps) {
+    const problem = value === undefined ? undefined : httpsUnlessLoopback(name, value);
+    if (problem) problems.push(problem);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -216,9 +225,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   };
 }
 
-function isLoopback(u: string): boolean {
-  const h = new URL(u).hostname;
-  return h === "127.0.0.1" || h === "localhost" || h === "[::1]" || h === "::1";
+/** The one rule for every URL the bridge trusts: https, or plain http to a loopback host (the sandbox). */
+function httpsUnlessLoopback(name: string, value: string): string | undefined {
+  const u = new URL(value);
+  if (u.protocol === "https:" || isLoopbackHost(u.hostname)) return undefined;
+  // The origin only: a URL's user:password or query may hold a secret.
+  return `${name} must use https (got ${u.origin}); plain http is allowed only for a loopback host`;
+}
+
+/** localhost, 127.0.0.0/8 or ::1, as WHATWG URL normalises a hostname (lower case, IPv6 in brackets). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  if (h === "localhost" || h === "[::1]" || h === "::1") return true;
+  return isIPv4(h) && h.startsWith("127.");
 }
 
 /** Every secret the configuration holds: the logger redacts these wherever they appear. */
