@@ -12,3 +12,4 @@ export {
   type FormHostOptions,
   type FormHostLinkOptions,
 } from "./form-host";
+export { startForwardProxy, type ForwardProxy, type ProxiedRequest, type ForwardProxyOptions } from "./forward-proxy";

@@ -4,8 +4,9 @@
  * classes in ./errors. Retrying is the caller's business (the queue), except for nothing: a request
  * either answers or throws.
  */
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import { ApiError, TransientError, errorForStatus, type Service } from "./errors";
+import { outboundDispatcher } from "./proxy";
 
 export interface TransportOptions {
   readonly service: Service;
@@ -63,7 +64,8 @@ export class HttpTransport {
 
   constructor(private readonly options: TransportOptions) {
     this.origin = new URL(options.baseUrl).origin;
-    this.agent = new Agent({
+    // Through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the host (./proxy).
+    this.agent = outboundDispatcher({
       keepAliveTimeout: 30_000,
       connections: options.connections ?? 64,
       pipelining: 1,

@@ -1,0 +1,158 @@
+/**
+ * The outbound proxy: the rule (which proxy for which URL), and the bridge's HTTP transport going
+ * through a real forward proxy on loopback — or around it when NO_PROXY says so.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startForwardProxy, type ForwardProxy } from "@cosell/sandbox";
+import { HttpTransport } from "../src/http/transport";
+import { withProxyEnv } from "./proxy-env";
+import { describeProxy, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
+
+describe("which proxy a URL goes through", () => {
+  const settings = (noProxy: string, more: Partial<ProxySettings> = {}): ProxySettings => ({
+    httpsProxy: "http://secure-proxy:3128",
+    httpProxy: "http://plain-proxy:3128",
+    noProxy,
+    ...more,
+  });
+
+  it.each([
+    ["https://api.partner.microsoft.com/v1.0", "", "http://secure-proxy:3128"],
+    ["http://127.0.0.1:7072/api", "", "http://plain-proxy:3128"],
+    ["https://api.partner.microsoft.com", "*", undefined],
+    ["https://contoso.crm.dynamics.com", "dynamics.com", undefined],
+    ["https://contoso.crm.dynamics.com", ".dynamics.com", undefined],
+    ["https://contoso.crm.dynamics.com", "*.dynamics.com", undefined],
+    ["https://dynamics.com", ".dynamics.com", undefined],
+    ["https://notdynamics.com", "dynamics.com", "http://secure-proxy:3128"],
+    ["https://contoso.crm.dynamics.com", "login.microsoftonline.com, localhost", "http://secure-proxy:3128"],
+    ["https://CONTOSO.crm.dynamics.com", "contoso.CRM.dynamics.com", undefined],
+    ["http://127.0.0.1:7072", "127.0.0.1", undefined],
+    ["http://127.0.0.1:7072", "127.0.0.1:7072", undefined],
+    ["http://127.0.0.1:7072", "127.0.0.1:7071", "http://plain-proxy:3128"],
+    ["https://api.partner.microsoft.com", "api.partner.microsoft.com:443", undefined],
+    ["https://api.partner.microsoft.com", "api.partner.microsoft.com:80", "http://secure-proxy:3128"],
+    ["http://[::1]:7072", "[::1]", undefined],
+    ["http://localhost:7072", "example.com localhost", undefined],
+  ])("%s with NO_PROXY=%p → %p", (url, noProxy, expected) => {
+    expect(proxyFor(url, settings(noProxy))).toBe(expected);
+  });
+
+  it("sends https through HTTP_PROXY when HTTPS_PROXY is not set, and http never through HTTPS_PROXY", () => {
+    expect(proxyFor("https://x.example.com", { httpProxy: "http://p:1", noProxy: "" })).toBe("http://p:1");
+    expect(proxyFor("http://x.example.com", { httpsProxy: "http://p:1", noProxy: "" })).toBeUndefined();
+    expect(proxyFor("https://x.example.com", undefined)).toBeUndefined();
+  });
+
+  it("reads the variables, lower-case names first, and none means no proxy", () => {
+    expect(proxySettingsFromEnv({})).toBeUndefined();
+    expect(proxySettingsFromEnv({ NO_PROXY: "*" })).toBeUndefined();
+    expect(proxySettingsFromEnv({ HTTPS_PROXY: "http://upper:1", https_proxy: "http://lower:1", NO_PROXY: "a", no_proxy: "b" })).toEqual({
+      httpsProxy: "http://lower:1",
+      noProxy: "b",
+    });
+    expect(proxySettingsFromEnv({ HTTP_PROXY: " http://p:3128 ", https_proxy: "" })).toEqual({ httpProxy: "http://p:3128", noProxy: "" });
+  });
+
+  it("refuses a proxy variable that is not a proxy URL, naming it and never echoing a password", () => {
+    const problems = (env: NodeJS.ProcessEnv): readonly string[] => {
+      try {
+        proxySettingsFromEnv(env);
+        return [];
+      } catch (err) {
+        if (err instanceof ProxyConfigError) return err.problems;
+        throw err;
+      }
+    };
+    expect(problems({ HTTPS_PROXY: "proxy.contoso.com:3128" })).toEqual([
+      "HTTPS_PROXY must be a proxy URL like http://proxy.contoso.com:3128 (got proxy.contoso.com:3128)",
+    ]);
+    expect(problems({ https_proxy: "socks5://u:hunter2@proxy:1080", HTTP_PROXY: "not a url" })).toEqual([
+      "HTTP_PROXY must be a proxy URL like http://proxy.contoso.com:3128 (got an unparseable value)",
+      "https_proxy must be a proxy URL like http://proxy.contoso.com:3128 (got socks5://u:***@proxy:1080)",
+    ]);
+  });
+
+  it("never prints proxy credentials", () => {
+    expect(redactProxyUrl("http://svc-bridge:hunter2@proxy.contoso.com:3128")).toBe("http://svc-bridge:***@proxy.contoso.com:3128");
+    const printed = JSON.stringify(describeProxy({ httpsProxy: "http://u:hunter2@p:3128", httpProxy: "http://u:hunter2@p:3128", noProxy: "localhost" }));
+    expect(printed).not.toContain("hunter2");
+    expect(printed).toContain("localhost");
+  });
+});
+
+describe("the HTTP transport behind a real forward proxy", () => {
+  let proxy: ForwardProxy;
+  let target: Server;
+  let targetPort: number;
+  const hits: string[] = [];
+
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    target = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true }));
+    });
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    targetPort = (target.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+    await new Promise<void>((resolve) => target.close(() => resolve()));
+  });
+
+  beforeEach(() => {
+    proxy.seen.length = 0;
+    hits.length = 0;
+  });
+
+  const call = async (host = "127.0.0.1"): Promise<unknown> => {
+    const http = new HttpTransport({ service: "dataverse", baseUrl: `http://${host}:${targetPort}/api/data/v9.2` });
+    try {
+      return (await http.send({ method: "GET", path: "/WhoAmI" })).json;
+    } finally {
+      await http.close();
+    }
+  };
+
+  it("goes through HTTP_PROXY, sending its credentials to the proxy only", async () => {
+    const proxyWithLogin = proxy.url.replace("http://", "http://svc-bridge:hunter2@");
+    const body = await withProxyEnv({ HTTP_PROXY: proxyWithLogin }, () => call());
+    expect(body).toEqual({ ok: true });
+    expect(hits).toEqual(["GET /api/data/v9.2/WhoAmI"]);
+    expect(proxy.seen).toEqual([{ kind: "connect", target: `127.0.0.1:${targetPort}`, credentials: "svc-bridge:hunter2" }]);
+  });
+
+  it("reads the lower-case variable too", async () => {
+    await withProxyEnv({ http_proxy: proxy.url }, () => call());
+    expect(proxy.seen.map((s) => s.target)).toEqual([`127.0.0.1:${targetPort}`]);
+  });
+
+  it.each([
+    ["*", "127.0.0.1"],
+    ["127.0.0.1", "127.0.0.1"],
+    ["example.com,127.0.0.1:PORT", "127.0.0.1"],
+    [".localhost", "localhost"],
+  ])("goes around the proxy when NO_PROXY=%p covers %s", async (noProxy, host) => {
+    const value = noProxy.replace("PORT", String(targetPort));
+    await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: value }, () => call(host));
+    expect(hits).toHaveLength(1);
+    expect(proxy.seen).toEqual([]);
+    expect(proxyFor(`http://${host}:${targetPort}`, proxySettingsFromEnv({ HTTP_PROXY: proxy.url, NO_PROXY: value }))).toBeUndefined();
+  });
+
+  it.each([["127.0.0.1:1"], ["example.com"], ["127.0.0.10"]])("still uses the proxy when NO_PROXY=%p does not cover the host", async (noProxy) => {
+    await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: noProxy }, () => call());
+    expect(proxy.seen).toHaveLength(1);
+    expect(proxyFor(`http://127.0.0.1:${targetPort}`, proxySettingsFromEnv({ HTTP_PROXY: proxy.url, NO_PROXY: noProxy }))).toBe(proxy.url);
+  });
+
+  it("goes directly when no proxy is configured, and HTTPS_PROXY alone does not take http", async () => {
+    await withProxyEnv({}, () => call());
+    await withProxyEnv({ HTTPS_PROXY: proxy.url }, () => call());
+    expect(hits).toHaveLength(2);
+    expect(proxy.seen).toEqual([]);
+  });
+});
