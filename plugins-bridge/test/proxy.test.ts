@@ -1,10 +1,14 @@
 /**
- * The outbound proxy: the rule (which proxy for which URL), and the bridge's HTTP transport going
- * through a real forward proxy on loopback — or around it when NO_PROXY says so.
+ * The outbound proxy: the rule (which proxy for which URL), and the bridge's outbound calls (HTTP
+ * transport, sign-in, webhook certificate) going through a real forward proxy on loopback — or
+ * around it when NO_PROXY says so.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startForwardProxy, type ForwardProxy } from "@cosell/sandbox";
+import { startIdentityEmulator, type IdentityEmulator } from "@cosell/sandbox/src/identity";
+import { ClientCredentialsProvider } from "../src/auth/dataverse-token";
+import { RefreshTokenProvider } from "../src/auth/partner-center-token";
 import { HttpTransport } from "../src/http/transport";
 import { withProxyEnv } from "./proxy-env";
 import { describeProxy, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
@@ -153,6 +157,53 @@ describe("the HTTP transport behind a real forward proxy", () => {
     await withProxyEnv({}, () => call());
     await withProxyEnv({ HTTPS_PROXY: proxy.url }, () => call());
     expect(hits).toHaveLength(2);
+    expect(proxy.seen).toEqual([]);
+  });
+});
+
+describe("sign-in behind a real forward proxy", () => {
+  let proxy: ForwardProxy;
+  let idp: IdentityEmulator;
+  const user = { objectId: "u1", userPrincipalName: "referrals@partner.example", displayName: "Referrals", tenantId: "t1" };
+
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    idp = await startIdentityEmulator();
+    idp.tokens.registerClient({ clientId: "bridge", clientSecret: "bridge-secret", tenantId: "t1", objectId: "sp-1" });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await idp.close();
+  });
+  beforeEach(() => void (proxy.seen.length = 0));
+
+  const idpHostPort = () => new URL(idp.url).host;
+  const dataverseToken = () =>
+    new ClientCredentialsProvider({ loginUrl: idp.url, tenantId: "t1", clientId: "bridge", clientSecret: "bridge-secret", resource: "https://org.crm.dynamics.com" }).getToken();
+  const partnerCenterToken = () =>
+    new RefreshTokenProvider({
+      loginUrl: idp.url,
+      tenantId: "t1",
+      clientId: "bridge",
+      clientSecret: "bridge-secret",
+      refreshToken: idp.tokens.issueRefreshToken("bridge", user),
+    }).getToken("https://api.partner.microsoft.com");
+
+  it("MSAL's token request (Dataverse) goes through the proxy", async () => {
+    const token = await withProxyEnv({ HTTP_PROXY: proxy.url }, dataverseToken);
+    expect(idp.tokens.verify(`Bearer ${token}`, "https://org.crm.dynamics.com")).toMatchObject({ ok: true });
+    expect(proxy.seen).toEqual([{ kind: "connect", target: idpHostPort() }]);
+  });
+
+  it("the Partner Center refresh-token redemption goes through the proxy", async () => {
+    const token = await withProxyEnv({ http_proxy: proxy.url }, partnerCenterToken);
+    expect(idp.tokens.verify(`Bearer ${token}`, "https://api.partner.microsoft.com")).toMatchObject({ ok: true });
+    expect(proxy.seen).toEqual([{ kind: "connect", target: idpHostPort() }]);
+  });
+
+  it("both go directly when NO_PROXY covers the login host", async () => {
+    await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" }, dataverseToken);
+    await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: `login.microsoftonline.com,${idpHostPort()}` }, partnerCenterToken);
     expect(proxy.seen).toEqual([]);
   });
 });
