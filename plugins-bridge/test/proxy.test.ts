@@ -7,6 +7,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startForwardProxy, type ForwardProxy } from "@cosell/sandbox";
 import { startIdentityEmulator, type IdentityEmulator } from "@cosell/sandbox/src/identity";
+import { createDispatchIdentity, type DispatchIdentity } from "@cosell/sandbox/src/partner-center";
+import { PartnerCenterSignatureVerifier } from "../src/webhooks/partner-center-signature";
+import { TrustAnchors } from "../src/webhooks/certificate-chain";
 import { ClientCredentialsProvider } from "../src/auth/dataverse-token";
 import { RefreshTokenProvider } from "../src/auth/partner-center-token";
 import { HttpTransport } from "../src/http/transport";
@@ -204,6 +207,59 @@ describe("sign-in behind a real forward proxy", () => {
   it("both go directly when NO_PROXY covers the login host", async () => {
     await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" }, dataverseToken);
     await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: `login.microsoftonline.com,${idpHostPort()}` }, partnerCenterToken);
+    expect(proxy.seen).toEqual([]);
+  });
+});
+
+describe("the webhook certificate download behind a real forward proxy", () => {
+  let proxy: ForwardProxy;
+  let certificates: Server;
+  let origin: string;
+  let dispatch: DispatchIdentity;
+  let downloads = 0;
+
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    dispatch = await createDispatchIdentity();
+    certificates = createServer((_req, res) => {
+      downloads++;
+      res.writeHead(200, { "content-type": "application/pkix-cert" }).end(dispatch.certificateDer);
+    });
+    await new Promise<void>((resolve) => certificates.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(certificates.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await new Promise<void>((resolve) => certificates.close(() => resolve()));
+  });
+  beforeEach(() => {
+    proxy.seen.length = 0;
+    downloads = 0;
+  });
+
+  const verifySigned = async (): Promise<void> => {
+    const verifier = new PartnerCenterSignatureVerifier({
+      allowedOrigins: [origin],
+      organization: "Microsoft Corporation",
+      trustAnchors: TrustAnchors.withNodeRoots(dispatch.rootCertificatePem),
+    });
+    const body = Buffer.from(JSON.stringify({ EventName: "referral-created", ResourceUri: "https://x/1" }));
+    await verifier.verify(body, {
+      authorization: `Signature ${dispatch.sign(body)}`,
+      "x-ms-certificate-url": `${origin}/certificates/pcnotifications-dispatch.microsoft.com.cer`,
+      "x-ms-signature-algorithm": "rsa-sha256",
+    });
+  };
+
+  it("downloads the signing certificate through the proxy", async () => {
+    await withProxyEnv({ HTTP_PROXY: proxy.url }, verifySigned);
+    expect(downloads).toBe(1);
+    expect(proxy.seen).toEqual([{ kind: "connect", target: new URL(origin).host }]);
+  });
+
+  it("downloads it directly when NO_PROXY covers the certificate host", async () => {
+    await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: new URL(origin).host }, verifySigned);
+    expect(downloads).toBe(1);
     expect(proxy.seen).toEqual([]);
   });
 });
