@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startForwardProxy, type ForwardProxy } from "@cosell/sandbox";
+import { startForwardProxy, withProxyEnv, type ForwardProxy } from "@cosell/sandbox";
 import { startIdentityEmulator, type IdentityEmulator } from "@cosell/sandbox/src/identity";
 import { createDispatchIdentity, type DispatchIdentity } from "@cosell/sandbox/src/partner-center";
 import { PartnerCenterSignatureVerifier } from "../src/webhooks/partner-center-signature";
@@ -13,7 +13,6 @@ import { TrustAnchors } from "../src/webhooks/certificate-chain";
 import { ClientCredentialsProvider } from "../src/auth/dataverse-token";
 import { RefreshTokenProvider } from "../src/auth/partner-center-token";
 import { HttpTransport } from "../src/http/transport";
-import { withProxyEnv } from "./proxy-env";
 import { describeProxy, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
 
 describe("which proxy a URL goes through", () => {

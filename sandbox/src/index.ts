@@ -12,4 +12,4 @@ export {
   type FormHostOptions,
   type FormHostLinkOptions,
 } from "./form-host";
-export { startForwardProxy, type ForwardProxy, type ProxiedRequest, type ForwardProxyOptions } from "./forward-proxy";
+export { startForwardProxy, withProxyEnv, type ForwardProxy, type ProxiedRequest, type ForwardProxyOptions } from "./forward-proxy";

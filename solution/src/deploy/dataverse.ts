@@ -3,6 +3,7 @@
  * 503 answers are retried after `Retry-After`; other errors surface as DataverseError with the
  * status and the `{"error":{"code","message"}}` body Dataverse sends.
  */
+import { outboundFetch } from "@cosell/bridge/src/http/proxy";
 import type { TokenSource } from "./token";
 
 export class DataverseError extends Error {
@@ -44,7 +45,8 @@ export class DataverseClient {
       const token = await this.options.token();
       let res: Response;
       try {
-        res = await fetch(this.base + relative, {
+        // Through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the environment's host.
+        res = await outboundFetch(this.base + relative, {
           method,
           headers: {
             Authorization: `Bearer ${token}`,
