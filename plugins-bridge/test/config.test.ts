@@ -108,6 +108,18 @@ describe("bridge configuration", () => {
     },
   );
 
+  it("reads the outbound proxy, refuses a bad one naming the variable, and never prints its password", () => {
+    const c = loadConfig({ ...valid, HTTPS_PROXY: "http://svc:proxy-pass-123@proxy.contoso.com:3128", NO_PROXY: ".contoso.com" });
+    expect(c.outboundProxy).toEqual({ httpsProxy: "http://svc:proxy-pass-123@proxy.contoso.com:3128", noProxy: ".contoso.com" });
+    expect(describeConfig(c)["outboundProxy"]).toEqual({ httpsProxy: "http://svc:***@proxy.contoso.com:3128", noProxy: ".contoso.com" });
+    expect(JSON.stringify(describeConfig(c))).not.toContain("proxy-pass-123");
+    expect(configSecrets(c)).toContain("proxy-pass-123");
+    expect(loadConfig(valid).outboundProxy).toBeUndefined();
+    expect(problems({ ...valid, https_proxy: "proxy.contoso.com:3128" })).toEqual([
+      "https_proxy must be a proxy URL like http://proxy.contoso.com:3128 (got proxy.contoso.com:3128)",
+    ]);
+  });
+
   it("lists its secrets for the logger and hides them when printed", () => {
     const c = loadConfig(valid);
     expect(configSecrets(c).sort()).toEqual(

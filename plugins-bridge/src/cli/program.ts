@@ -22,6 +22,7 @@ import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } 
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
 import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtime";
+import { describeProxy } from "../http/proxy";
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
@@ -118,6 +119,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async () => {
       const config = configOrExit(io.env);
       const log = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
+      if (config.outboundProxy) log.info({ outboundProxy: describeProxy(config.outboundProxy) }, "outbound calls go through the proxy unless NO_PROXY covers the host");
       let bridge;
       try {
         bridge = await startBridge(config, { log, store: config.store, leaseMs: config.jobLeaseMs });

@@ -5,6 +5,7 @@
 import { isIPv4 } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
+import { describeProxy, ProxyConfigError, proxySettingsFromEnv, type ProxySettings } from "../http/proxy";
 import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
 
 export class ConfigError extends Error {
@@ -143,6 +144,8 @@ export interface BridgeConfig {
     certificateAuthorityFile?: string;
   };
   readonly loginUrl: string;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY as every outbound call applies them (../http/proxy); undefined: none. */
+  readonly outboundProxy?: ProxySettings;
   readonly mappingFile?: string;
   readonly reconcileIntervalSeconds: number;
   readonly maxAttempts: number;
@@ -186,6 +189,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     const problem = value === undefined ? undefined : httpsUnlessLoopback(name, value);
     if (problem) problems.push(problem);
   }
+  let outboundProxy: ProxySettings | undefined;
+  try {
+    outboundProxy = proxySettingsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof ProxyConfigError)) throw err;
+    problems.push(...err.problems);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -216,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
       ...(e.PC_WEBHOOK_CERT_CA_FILE ? { certificateAuthorityFile: e.PC_WEBHOOK_CERT_CA_FILE } : {}),
     },
     loginUrl: e.ENTRA_LOGIN_URL,
+    ...(outboundProxy ? { outboundProxy } : {}),
     mappingFile: e.MAPPING_FILE,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxAttempts: e.SYNC_MAX_ATTEMPTS,
@@ -248,6 +259,7 @@ export function configSecrets(c: BridgeConfig): string[] {
     c.dataverse.webhookKey,
     c.partnerCenter.clientSecret,
     c.partnerCenter.refreshToken,
+    ...[c.outboundProxy?.httpsProxy, c.outboundProxy?.httpProxy].map((u) => (u ? decodeURIComponent(new URL(u).password) : "")),
   ].filter((s) => s.length > 0);
 }
 
@@ -262,6 +274,7 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
     dataverse: { ...c.dataverse, clientSecret: hidden, webhookKey: hidden },
     partnerCenter: { ...c.partnerCenter, clientSecret: hidden, refreshToken: hidden },
     loginUrl: c.loginUrl,
+    outboundProxy: describeProxy(c.outboundProxy),
     mappingFile: c.mappingFile ?? "(built-in default)",
     reconcileIntervalSeconds: c.reconcileIntervalSeconds,
     maxAttempts: c.maxAttempts,
