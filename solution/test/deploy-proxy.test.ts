@@ -52,3 +52,10 @@ test("goes directly to the hosts NO_PROXY names, through the proxy to the others
   await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "*" }, whoAmI);
   expect(proxy.seen).toEqual([]);
 });
+
+test("a malformed proxy variable fails at once, naming it, without retrying as if the network were down", async () => {
+  const started = Date.now();
+  await expect(withProxyEnv({ HTTPS_PROXY: "proxy.contoso.com:3128" }, whoAmI)).rejects.toThrow(/HTTPS_PROXY must be a proxy URL/);
+  expect(Date.now() - started).toBeLessThan(1_000);
+  expect(dataverse.requests).toEqual([]);
+});

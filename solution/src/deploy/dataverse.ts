@@ -3,7 +3,7 @@
  * 503 answers are retried after `Retry-After`; other errors surface as DataverseError with the
  * status and the `{"error":{"code","message"}}` body Dataverse sends.
  */
-import { outboundFetch } from "@cosell/bridge/src/http/proxy";
+import { outboundFetch, ProxyConfigError } from "@cosell/bridge/src/http/proxy";
 import type { TokenSource } from "./token";
 
 export class DataverseError extends Error {
@@ -60,6 +60,7 @@ export class DataverseClient {
           signal: AbortSignal.timeout(relative.startsWith("ImportSolution") ? 30 * 60_000 : 120_000),
         });
       } catch (err) {
+        if (err instanceof ProxyConfigError) throw err; // a configuration mistake, not a network hiccup
         if (attempt < attempts) {
           await this.sleep(Math.min(30_000, 1000 * 2 ** attempt));
           continue;

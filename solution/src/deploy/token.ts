@@ -6,7 +6,7 @@
  * through the outbound proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), as the bridge's does.
  */
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from "@azure/msal-node";
-import { outboundFetch } from "@cosell/bridge/src/http/proxy";
+import { outboundFetch, proxySettingsFromEnv } from "@cosell/bridge/src/http/proxy";
 
 const HOST = "login.microsoftonline.com";
 
@@ -66,6 +66,8 @@ export function clientCredentialsTokenSource(options: {
   });
   const scopes = [`${options.resource.replace(/\/+$/, "")}/.default`];
   return async () => {
+    // A malformed proxy variable is a configuration mistake: say so rather than "sign-in failed".
+    proxySettingsFromEnv();
     try {
       const r = await app.acquireTokenByClientCredential({ scopes });
       if (!r?.accessToken) throw new SignInError("sign-in returned no access token");
