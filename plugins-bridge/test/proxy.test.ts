@@ -4,6 +4,9 @@
  * around it when NO_PROXY says so.
  */
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import selfsigned from "selfsigned";
+import { request } from "undici";
 import type { AddressInfo } from "node:net";
 import { startForwardProxy, withProxyEnv, type ForwardProxy } from "@cosell/sandbox";
 import { startIdentityEmulator, type IdentityEmulator } from "@cosell/sandbox/src/identity";
@@ -13,7 +16,7 @@ import { TrustAnchors } from "../src/webhooks/certificate-chain";
 import { ClientCredentialsProvider } from "../src/auth/dataverse-token";
 import { RefreshTokenProvider } from "../src/auth/partner-center-token";
 import { HttpTransport } from "../src/http/transport";
-import { describeProxy, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
+import { describeProxy, outboundDispatcher, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
 
 describe("which proxy a URL goes through", () => {
   const settings = (noProxy: string, more: Partial<ProxySettings> = {}): ProxySettings => ({
@@ -259,6 +262,49 @@ describe("the webhook certificate download behind a real forward proxy", () => {
   it("downloads it directly when NO_PROXY covers the certificate host", async () => {
     await withProxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: new URL(origin).host }, verifySigned);
     expect(downloads).toBe(1);
+    expect(proxy.seen).toEqual([]);
+  });
+});
+
+describe("https behind a real forward proxy", () => {
+  let proxy: ForwardProxy;
+  let target: ReturnType<typeof createTlsServer>;
+  let url: string;
+  let ca: string;
+
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    const pems = await selfsigned.generate([{ name: "commonName", value: "127.0.0.1" }], {
+      keySize: 2048,
+      extensions: [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }],
+    });
+    ca = pems.cert;
+    target = createTlsServer({ key: pems.private, cert: pems.cert }, (_req, res) => res.writeHead(200).end("over tls"));
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    url = `https://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await new Promise<void>((resolve) => target.close(() => resolve()));
+  });
+  beforeEach(() => void (proxy.seen.length = 0));
+
+  const get = async (env: NodeJS.ProcessEnv): Promise<string> => {
+    const dispatcher = outboundDispatcher({ connect: { ca } }, proxySettingsFromEnv(env));
+    try {
+      return await (await request(url, { dispatcher })).body.text();
+    } finally {
+      await dispatcher.close();
+    }
+  };
+
+  it("tunnels an https URL through HTTPS_PROXY with CONNECT, TLS checked end to end against the target", async () => {
+    expect(await get({ HTTPS_PROXY: proxy.url, HTTP_PROXY: "http://127.0.0.1:9" })).toBe("over tls");
+    expect(proxy.seen).toEqual([{ kind: "connect", target: new URL(url).host }]);
+  });
+
+  it("goes directly when NO_PROXY covers the host, with the same TLS settings", async () => {
+    expect(await get({ HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" })).toBe("over tls");
     expect(proxy.seen).toEqual([]);
   });
 });

@@ -110,8 +110,11 @@ export function outboundDispatcher(
   settings: ProxySettings | undefined = proxySettingsFromEnv(),
 ): Dispatcher {
   if (!settings) return new Agent(options);
+  // Through a tunnel undici applies `requestTls`, not `connect`, to the target's TLS: carry it over.
+  const tls = options.connect && typeof options.connect === "object" ? { requestTls: options.connect } : {};
   return new EnvHttpProxyAgent({
     ...options,
+    ...tls,
     ...(settings.httpProxy ? { httpProxy: settings.httpProxy } : {}),
     ...(settings.httpsProxy ? { httpsProxy: settings.httpsProxy } : {}),
     noProxy: settings.noProxy,
