@@ -1,22 +1,27 @@
 /**
  * The outbound proxy: the rule (which proxy for which URL), and the bridge's outbound calls (HTTP
- * transport, sign-in, webhook certificate) going through a real forward proxy on loopback — or
- * around it when NO_PROXY says so.
+ * transport, sign-in, webhook certificate, https tunnels, a whole backfill against the sandbox)
+ * going through a real forward proxy on loopback — or around it when NO_PROXY says so.
  */
+import * as fs from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import selfsigned from "selfsigned";
 import { request } from "undici";
-import type { AddressInfo } from "node:net";
 import { startForwardProxy, withProxyEnv, type ForwardProxy } from "@cosell/sandbox";
+import { startSandbox, type Sandbox } from "@cosell/sandbox/src/compose";
 import { startIdentityEmulator, type IdentityEmulator } from "@cosell/sandbox/src/identity";
 import { createDispatchIdentity, type DispatchIdentity } from "@cosell/sandbox/src/partner-center";
-import { PartnerCenterSignatureVerifier } from "../src/webhooks/partner-center-signature";
-import { TrustAnchors } from "../src/webhooks/certificate-chain";
 import { ClientCredentialsProvider } from "../src/auth/dataverse-token";
 import { RefreshTokenProvider } from "../src/auth/partner-center-token";
-import { HttpTransport } from "../src/http/transport";
+import { runCli } from "../src/cli/program";
 import { describeProxy, outboundDispatcher, ProxyConfigError, proxyFor, proxySettingsFromEnv, redactProxyUrl, type ProxySettings } from "../src/http/proxy";
+import { HttpTransport } from "../src/http/transport";
+import { TrustAnchors } from "../src/webhooks/certificate-chain";
+import { PartnerCenterSignatureVerifier } from "../src/webhooks/partner-center-signature";
 
 describe("which proxy a URL goes through", () => {
   const settings = (noProxy: string, more: Partial<ProxySettings> = {}): ProxySettings => ({
@@ -306,5 +311,53 @@ describe("https behind a real forward proxy", () => {
   it("goes directly when NO_PROXY covers the host, with the same TLS settings", async () => {
     expect(await get({ HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" })).toBe("over tls");
     expect(proxy.seen).toEqual([]);
+  });
+});
+
+describe("the bridge against the sandbox behind a real forward proxy", () => {
+  let proxy: ForwardProxy;
+  let sandbox: Sandbox;
+  let dir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    sandbox = await startSandbox({ ports: { identity: 0, partnerCenter: 0, dataverse: 0 } });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-proxy-"));
+    env = sandbox.bridgeEnvironment({ port: 0, publicUrl: "http://127.0.0.1:7999", sqlitePath: path.join(dir, "bridge.sqlite"), logLevel: "error" });
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.close();
+    await sandbox?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => void (proxy.seen.length = 0));
+
+  const cli = async (args: string[], vars: Record<string, string>): Promise<{ code: number; out: string }> => {
+    let out = "";
+    const code = await withProxyEnv(vars, () => runCli(args, { env: { ...env, ...vars }, out: (t) => void (out += t), err: (t) => void (out += t) }));
+    return { code, out };
+  };
+
+  it("a backfill signs in, reads Partner Center and writes Dataverse, all through the proxy", async () => {
+    await sandbox.seedReferrals();
+    const r = await cli(["backfill"], { HTTP_PROXY: proxy.url });
+    expect(r.out).toMatch(/created\s+3/);
+    expect(r.code).toBe(0);
+    const hosts = new Set(proxy.seen.map((s) => s.target));
+    expect(hosts).toEqual(new Set([sandbox.urls.identity, sandbox.urls.partnerCenter, sandbox.urls.dataverse].map((u) => new URL(u).host)));
+  }, 60_000);
+
+  it("goes around the proxy for the hosts NO_PROXY names", async () => {
+    const r = await cli(["status", "--json"], { HTTP_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.1" });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ signIn: { partnerCenter: { ok: true }, dataverse: { ok: true } } });
+    expect(proxy.seen).toEqual([]);
+  }, 60_000);
+
+  it("refuses to start on a malformed proxy variable, naming it", async () => {
+    const r = await cli(["status"], { HTTPS_PROXY: "proxy.contoso.com:3128" });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/HTTPS_PROXY must be a proxy URL/);
   });
 });
