@@ -111,10 +111,23 @@ describe("bridge configuration", () => {
   it("reads the outbound proxy, refuses a bad one naming the variable, and never prints its password", () => {
     const c = loadConfig({ ...valid, HTTPS_PROXY: "http://svc:proxy-pass-123@proxy.contoso.com:3128", NO_PROXY: ".contoso.com" });
     expect(c.outboundProxy).toEqual({ httpsProxy: "http://svc:proxy-pass-123@proxy.contoso.com:3128", noProxy: ".contoso.com" });
-    expect(describeConfig(c)["outboundProxy"]).toEqual({ httpsProxy: "http://svc:***@proxy.contoso.com:3128", noProxy: ".contoso.com" });
+    expect(describeConfig(c)["outboundProxy"]).toEqual({
+      httpsProxy: "http://svc:***@proxy.contoso.com:3128",
+      noProxy: ".contoso.com",
+      routes: {
+        dataverse: "via http://svc:***@proxy.contoso.com:3128",
+        partnerCenterApi: "via http://svc:***@proxy.contoso.com:3128",
+        partnerCenterWebhooks: "via http://svc:***@proxy.contoso.com:3128",
+        login: "via http://svc:***@proxy.contoso.com:3128",
+        certificateOrigin1: "via http://svc:***@proxy.contoso.com:3128",
+      },
+    });
+    const direct = loadConfig({ ...valid, HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "dynamics.com,login.microsoftonline.com:443" });
+    expect(describeConfig(direct)["outboundProxy"]).toMatchObject({ routes: { dataverse: "direct", login: "direct", partnerCenterApi: "via http://proxy:3128" } });
     expect(JSON.stringify(describeConfig(c))).not.toContain("proxy-pass-123");
     expect(configSecrets(c)).toContain("proxy-pass-123");
     expect(loadConfig(valid).outboundProxy).toBeUndefined();
+    expect(describeConfig(loadConfig(valid))["outboundProxy"]).toBe("none");
     expect(problems({ ...valid, https_proxy: "proxy.contoso.com:3128" })).toEqual([
       "https_proxy must be a proxy URL like http://proxy.contoso.com:3128 (got proxy.contoso.com:3128)",
     ]);

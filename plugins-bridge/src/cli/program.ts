@@ -22,11 +22,10 @@ import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } 
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
 import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtime";
-import { describeProxy } from "../http/proxy";
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
-import { configSecrets } from "../config";
+import { configSecrets, describeConfig } from "../config";
 import { backfill, type BackfillProgress } from "../reconcile/backfill";
 import { JobNotFoundError, JobStateError, StoreOpenError } from "../store";
 
@@ -119,7 +118,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async () => {
       const config = configOrExit(io.env);
       const log = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
-      if (config.outboundProxy) log.info({ outboundProxy: describeProxy(config.outboundProxy) }, "outbound calls go through the proxy unless NO_PROXY covers the host");
+      if (config.outboundProxy) log.info({ outboundProxy: describeConfig(config)["outboundProxy"] }, "outbound calls go through the proxy unless NO_PROXY covers the host");
       let bridge;
       try {
         bridge = await startBridge(config, { log, store: config.store, leaseMs: config.jobLeaseMs });

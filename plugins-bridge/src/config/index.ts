@@ -5,7 +5,7 @@
 import { isIPv4 } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
-import { describeProxy, ProxyConfigError, proxySettingsFromEnv, type ProxySettings } from "../http/proxy";
+import { describeProxy, describeRoutes, ProxyConfigError, proxySettingsFromEnv, type ProxySettings } from "../http/proxy";
 import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
 
 export class ConfigError extends Error {
@@ -274,7 +274,21 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
     dataverse: { ...c.dataverse, clientSecret: hidden, webhookKey: hidden },
     partnerCenter: { ...c.partnerCenter, clientSecret: hidden, refreshToken: hidden },
     loginUrl: c.loginUrl,
-    outboundProxy: describeProxy(c.outboundProxy),
+    outboundProxy: c.outboundProxy
+      ? {
+          ...describeProxy(c.outboundProxy),
+          routes: describeRoutes(
+            {
+              dataverse: c.dataverse.url,
+              partnerCenterApi: c.partnerCenter.apiUrl,
+              partnerCenterWebhooks: c.partnerCenter.webhooksUrl,
+              login: c.loginUrl,
+              ...Object.fromEntries(c.partnerCenter.certificateOrigins.map((o, i) => [`certificateOrigin${i + 1}`, o])),
+            },
+            c.outboundProxy,
+          ),
+        }
+      : "none",
     mappingFile: c.mappingFile ?? "(built-in default)",
     reconcileIntervalSeconds: c.reconcileIntervalSeconds,
     maxAttempts: c.maxAttempts,

@@ -7,7 +7,8 @@
  *     parent domain (`contoso.com`, `.contoso.com` and `*.contoso.com` all cover `api.contoso.com`);
  *     `host:port` matches that port only. Loopback is proxied like any host unless NO_PROXY names it.
  * The decision is undici's EnvHttpProxyAgent, given these settings explicitly so it never reads the
- * environment behind our back; `proxyFor` states the same rule for logs and the status of a URL.
+ * environment behind our back; `proxyFor` states the same rule for the configuration's printout
+ * (`describeRoutes`), and the tests check that the two agree.
  * Proxy credentials (user:password in the proxy URL) are sent as Proxy-Authorization and never printed.
  */
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from "undici";
@@ -92,13 +93,22 @@ export function redactProxyUrl(u: string): string {
 }
 
 /** The settings as they may be printed (config, logs). */
-export function describeProxy(settings: ProxySettings | undefined): Record<string, string> | "none" {
-  if (!settings) return "none";
+export function describeProxy(settings: ProxySettings): Record<string, string> {
   return {
     ...(settings.httpsProxy ? { httpsProxy: redactProxyUrl(settings.httpsProxy) } : {}),
     ...(settings.httpProxy ? { httpProxy: redactProxyUrl(settings.httpProxy) } : {}),
     noProxy: settings.noProxy,
   };
+}
+
+/** For each named URL, the proxy its calls go through (redacted) or "direct": what an operator checks first. */
+export function describeRoutes(urls: Record<string, string>, settings: ProxySettings | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(urls).map(([name, url]) => {
+      const proxy = proxyFor(url, settings);
+      return [name, proxy ? `via ${redactProxyUrl(proxy)}` : "direct"];
+    }),
+  );
 }
 
 /**

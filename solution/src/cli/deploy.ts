@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { describeProxy, proxySettingsFromEnv } from "@cosell/bridge/src/http/proxy";
+import { describeProxy, describeRoutes, proxySettingsFromEnv } from "@cosell/bridge/src/http/proxy";
 import { Command, Option } from "commander";
 import { REPO_ROOT } from "../inputs";
 import { PACKAGE_FILE_NAMES } from "../package";
@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   }
   // A malformed HTTPS_PROXY / HTTP_PROXY stops here, naming the variable, before anything is sent.
   const proxy = proxySettingsFromEnv();
-  if (proxy) console.log(`outbound proxy: ${JSON.stringify(describeProxy(proxy))}`);
+  if (proxy)
+    console.log(
+      `outbound proxy: ${JSON.stringify({ ...describeProxy(proxy), routes: describeRoutes({ login: settings.loginUrl, dataverse: settings.dataverseUrl }, proxy) })}`,
+    );
   const client = new DataverseClient({
     url: settings.dataverseUrl,
     token: clientCredentialsTokenSource({
