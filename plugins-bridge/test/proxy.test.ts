@@ -4,7 +4,7 @@
  * going through a real forward proxy on loopback — or around it when NO_PROXY says so.
  */
 import * as fs from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
@@ -137,6 +137,21 @@ describe("the HTTP transport behind a real forward proxy", () => {
     expect(body).toEqual({ ok: true });
     expect(hits).toEqual(["GET /api/data/v9.2/WhoAmI"]);
     expect(proxy.seen).toEqual([{ kind: "connect", target: `127.0.0.1:${targetPort}`, credentials: "svc-bridge:hunter2" }]);
+  });
+
+  it("(the proxy double) forwards a plain absolute-URI request too, and records it", async () => {
+    const { hostname, port } = new URL(proxy.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: hostname, port, method: "GET", path: `http://127.0.0.1:${targetPort}/plain?x=1` }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(hits).toEqual(["GET /plain?x=1"]);
+    expect(proxy.seen).toEqual([{ kind: "forward", target: `127.0.0.1:${targetPort}`, path: "/plain?x=1" }]);
   });
 
   it("reads the lower-case variable too", async () => {
