@@ -77,7 +77,7 @@ describe("bridge configuration", () => {
     [{ DATABASE_URL: "mysql://x" }, /^DATABASE_URL must be a postgres:\/\/ connection string$/],
     [{ DATABASE_SCHEMA: "Drop Table" }, /^DATABASE_SCHEMA must be a lower-case PostgreSQL schema name/],
     [{ PC_WEBHOOK_CERT_ORIGINS: "https://host/path" }, /is not an origin/],
-    [{ PC_WEBHOOK_CERT_ORIGINS: "http://evil.example.com" }, /must use https \(only loopback sandbox origins may use http\)/],
+    [{ PC_WEBHOOK_CERT_ORIGINS: "http://evil.example.com" }, /^PC_WEBHOOK_CERT_ORIGINS must use https \(got http:\/\/evil\.example\.com\); plain http is allowed only for a loopback host$/],
     [{ BRIDGE_PUBLIC_URL: "http://bridge.example.com" }, /^BRIDGE_PUBLIC_URL must use https/],
     [{ LOG_LEVEL: "verbose" }, /^LOG_LEVEL /],
     [{ PARTNER_CENTER_REFERRAL_LINK: "https://x/referrals" }, /must contain \{id\}/],
@@ -131,6 +131,62 @@ describe("bridge configuration", () => {
   it("allows plain http only for loopback sandbox origins", () => {
     const c = loadConfig({ ...valid, PC_WEBHOOK_CERT_ORIGINS: "http://127.0.0.1:7071", BRIDGE_PUBLIC_URL: "http://127.0.0.1:7070" });
     expect(c.partnerCenter.certificateOrigins).toEqual(["http://127.0.0.1:7071"]);
+  });
+
+  // Each of these is sent a client secret, a refresh token or a bearer token.
+  const SECRET_BEARING_URLS = ["DATAVERSE_URL", "PARTNER_CENTER_API_URL", "PARTNER_CENTER_WEBHOOKS_URL", "ENTRA_LOGIN_URL"] as const;
+
+  it.each(SECRET_BEARING_URLS)("refuses plain http for %s on a host that is not loopback, naming it", (name) => {
+    const found = problems({ ...valid, [name]: "http://contoso.crm.dynamics.com/" });
+    expect(found).toEqual([`${name} must use https (got http://contoso.crm.dynamics.com); plain http is allowed only for a loopback host`]);
+  });
+
+  it("names only the origin of a refused URL, never its credentials or path", () => {
+    const found = problems({ ...valid, DATAVERSE_URL: "http://user:hunter2-secret@contoso.crm.dynamics.com/api?key=k3y" });
+    expect(found).toEqual(["DATAVERSE_URL must use https (got http://contoso.crm.dynamics.com); plain http is allowed only for a loopback host"]);
+  });
+
+  it.each(["http://localhost:7072", "http://127.0.0.1:7072", "http://127.8.9.10:7072", "http://[::1]:7072", "http://LOCALHOST"])(
+    "accepts plain http for every URL the bridge calls or is called on, on the loopback host %s",
+    (u) => {
+      const c = loadConfig({ ...valid, ...Object.fromEntries(SECRET_BEARING_URLS.map((n) => [n, u])), BRIDGE_PUBLIC_URL: u, PC_WEBHOOK_CERT_ORIGINS: u });
+      expect([c.dataverse.url, c.partnerCenter.apiUrl, c.partnerCenter.webhooksUrl, c.loginUrl, c.http.publicUrl]).toEqual(Array(5).fill(u));
+      expect(c.partnerCenter.certificateOrigins).toEqual([new URL(u).origin]);
+    },
+  );
+
+  it.each(["http://127.0.0.1.nip.io", "http://localhost.example.com", "http://128.0.0.1", "http://[::2]", "http://10.0.0.1"])(
+    "does not take %s for loopback",
+    (u) => {
+      expect(problems({ ...valid, DATAVERSE_URL: u })).toEqual([
+        `DATAVERSE_URL must use https (got ${new URL(u).origin}); plain http is allowed only for a loopback host`,
+      ]);
+    },
+  );
+
+  it("reads the outbound proxy, refuses a bad one naming the variable, and never prints its password", () => {
+    const c = loadConfig({ ...valid, HTTPS_PROXY: "http://svc:proxy-pass-123@proxy.contoso.com:3128", NO_PROXY: ".contoso.com" });
+    expect(c.outboundProxy).toEqual({ httpsProxy: "http://svc:proxy-pass-123@proxy.contoso.com:3128", noProxy: ".contoso.com" });
+    expect(describeConfig(c)["outboundProxy"]).toEqual({
+      httpsProxy: "http://svc:***@proxy.contoso.com:3128",
+      noProxy: ".contoso.com",
+      routes: {
+        dataverse: "via http://svc:***@proxy.contoso.com:3128",
+        partnerCenterApi: "via http://svc:***@proxy.contoso.com:3128",
+        partnerCenterWebhooks: "via http://svc:***@proxy.contoso.com:3128",
+        login: "via http://svc:***@proxy.contoso.com:3128",
+        certificateOrigin1: "via http://svc:***@proxy.contoso.com:3128",
+      },
+    });
+    const direct = loadConfig({ ...valid, HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "dynamics.com,login.microsoftonline.com:443" });
+    expect(describeConfig(direct)["outboundProxy"]).toMatchObject({ routes: { dataverse: "direct", login: "direct", partnerCenterApi: "via http://proxy:3128" } });
+    expect(JSON.stringify(describeConfig(c))).not.toContain("proxy-pass-123");
+    expect(configSecrets(c)).toContain("proxy-pass-123");
+    expect(loadConfig(valid).outboundProxy).toBeUndefined();
+    expect(describeConfig(loadConfig(valid))["outboundProxy"]).toBe("none");
+    expect(problems({ ...valid, https_proxy: "proxy.contoso.com:3128" })).toEqual([
+      "https_proxy must be a proxy URL like http://proxy.contoso.com:3128 (got proxy.contoso.com:3128)",
+    ]);
   });
 
   it("lists its secrets for the logger and hides them when printed", () => {

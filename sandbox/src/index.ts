@@ -12,3 +12,4 @@ export {
   type FormHostOptions,
   type FormHostLinkOptions,
 } from "./form-host";
+export { startForwardProxy, withProxyEnv, type ForwardProxy, type ProxiedRequest, type ForwardProxyOptions } from "./forward-proxy";

@@ -96,9 +96,19 @@ const CASES: readonly Case[] = [
     hidden: ["tooShortAdmin17c", "shortWebhookKey9", "dbPassw0rdHidden"],
   },
   {
-    what: "plain http where the services need https (public URL, certificate origin)",
-    env: () => ({ BRIDGE_PUBLIC_URL: "http://bridge.example.com", PC_WEBHOOK_CERT_ORIGINS: "http://certificates.example.com" }),
-    reasons: [/BRIDGE_PUBLIC_URL must use https/, /PC_WEBHOOK_CERT_ORIGINS: 'http:\/\/certificates\.example\.com' must use https/],
+    what: "plain http where the services need https (public URL, certificate origin, Dataverse, Entra ID)",
+    env: () => ({
+      BRIDGE_PUBLIC_URL: "http://bridge.example.com",
+      PC_WEBHOOK_CERT_ORIGINS: "http://certificates.example.com",
+      DATAVERSE_URL: "http://contoso.crm.dynamics.com",
+      ENTRA_LOGIN_URL: "http://login.example.com",
+    }),
+    reasons: [
+      /BRIDGE_PUBLIC_URL must use https/,
+      /PC_WEBHOOK_CERT_ORIGINS must use https \(got http:\/\/certificates\.example\.com\)/,
+      /DATAVERSE_URL must use https \(got http:\/\/contoso\.crm\.dynamics\.com\); plain http is allowed only for a loopback host/,
+      /ENTRA_LOGIN_URL must use https \(got http:\/\/login\.example\.com\)/,
+    ],
   },
   {
     what: "no COSELL_TOKEN_KEY (the refresh token is kept encrypted)",

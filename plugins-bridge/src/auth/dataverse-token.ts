@@ -3,10 +3,13 @@
  * §4.10). MSAL insists on an https authority, so the authority is always the real login host; the
  * network client below sends MSAL's calls to the configured login URL instead, which is how the
  * sandbox's Entra emulator (plain http on localhost) is reached. Authority and cloud discovery
- * metadata are given up front so MSAL makes no discovery calls at all.
+ * metadata are given up front so MSAL makes no discovery calls at all. The network client is also
+ * where the outbound proxy applies (MSAL-node has no proxy setting of its own since v5): each call
+ * goes through the proxy chosen for the URL it is sent to (../http/proxy).
  */
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from "@azure/msal-node";
 import { AuthError, TransientError } from "../http/errors";
+import { outboundFetch } from "../http/proxy";
 
 const MSAL_HOST = "login.microsoftonline.com";
 /** MSAL's default tokenRenewalOffsetSeconds. */
@@ -31,11 +34,11 @@ function redirectingNetworkClient(loginUrl: string): INetworkModule {
   };
   return {
     async sendGetRequestAsync<T>(url: string, options?: { headers?: Record<string, string> }) {
-      return toResponse<T>(await fetch(rewrite(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) }));
+      return toResponse<T>(await outboundFetch(rewrite(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) }));
     },
     async sendPostRequestAsync<T>(url: string, options?: { headers?: Record<string, string>; body?: string }) {
       return toResponse<T>(
-        await fetch(rewrite(url), {
+        await outboundFetch(rewrite(url), {
           method: "POST",
           headers: options?.headers,
           body: options?.body,

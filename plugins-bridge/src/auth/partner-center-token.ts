@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { AuthError, TransientError, errorForStatus } from "../http/errors";
+import { outboundFetch } from "../http/proxy";
 
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -100,7 +101,7 @@ export class RefreshTokenProvider {
     const details = { service: "entra" as const, method: "POST", path };
     let res: Response;
     try {
-      res = await (o.fetchImpl ?? fetch)(`${o.loginUrl}${path}`, {
+      res = await (o.fetchImpl ?? outboundFetch)(`${o.loginUrl}${path}`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: body.toString(),

@@ -26,7 +26,7 @@ import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtim
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
-import { configSecrets } from "../config";
+import { configSecrets, describeConfig } from "../config";
 import { backfill, type BackfillProgress } from "../reconcile/backfill";
 import { JobNotFoundError, JobStateError, StoreOpenError } from "../store";
 
@@ -120,6 +120,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async () => {
       const config = configOrExit(io.env);
       const log = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
+      if (config.outboundProxy) log.info({ outboundProxy: describeConfig(config)["outboundProxy"] }, "outbound calls go through the proxy unless NO_PROXY covers the host");
       let bridge;
       try {
         bridge = await startBridge(config, { log, store: config.store, leaseMs: config.jobLeaseMs });

@@ -2,6 +2,7 @@
  * The bridge's configuration, from environment variables only (twelve-factor): validated at start-up
  * with one clear message per mistake, secrets kept out of every printable view.
  */
+import { isIPv4 } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
 import {
@@ -15,6 +16,7 @@ import {
   TokenVault,
   type TokenKey,
 } from "../auth/token-vault";
+import { describeProxy, describeRoutes, ProxyConfigError, proxySettingsFromEnv, type ProxySettings } from "../http/proxy";
 import { backoffPolicy, type BackoffPolicy } from "../store/backoff";
 
 export class ConfigError extends Error {
@@ -183,6 +185,8 @@ export interface BridgeConfig {
   /** The key sealing the refresh token in the store, and the one before a rotation (read only). */
   readonly tokenKeys: { current: TokenKey; previous?: TokenKey };
   readonly loginUrl: string;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY as every outbound call applies them (../http/proxy); undefined: none. */
+  readonly outboundProxy?: ProxySettings;
   readonly mappingFile?: string;
   readonly reconcileIntervalSeconds: number;
   readonly maxAttempts: number;
@@ -218,11 +222,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  if (e.BRIDGE_PUBLIC_URL?.startsWith("http:") && !isLoopback(e.BRIDGE_PUBLIC_URL))
-    problems.push("BRIDGE_PUBLIC_URL must use https (Partner Center and Dataverse call it over the internet)");
-  for (const o of e.PC_WEBHOOK_CERT_ORIGINS)
-    if (o.startsWith("http:") && !isLoopback(o))
-      problems.push(`PC_WEBHOOK_CERT_ORIGINS: '${o}' must use https (only loopback sandbox origins may use http)`);
+  // Secrets and tokens travel to (or from) each of these: plain http only where it never leaves the machine.
+  const mustBeHttps: Array<[string, string | undefined]> = [
+    ["BRIDGE_PUBLIC_URL", e.BRIDGE_PUBLIC_URL],
+    ["DATAVERSE_URL", e.DATAVERSE_URL],
+    ["PARTNER_CENTER_API_URL", e.PARTNER_CENTER_API_URL],
+    ["PARTNER_CENTER_WEBHOOKS_URL", e.PARTNER_CENTER_WEBHOOKS_URL],
+    ["ENTRA_LOGIN_URL", e.ENTRA_LOGIN_URL],
+    ...e.PC_WEBHOOK_CERT_ORIGINS.map((o): [string, string] => ["PC_WEBHOOK_CERT_ORIGINS", o]),
+  ];
+  for (const [name, value] of mustBeHttps) {
+    const problem = value === undefined ? undefined : httpsUnlessLoopback(name, value);
+    if (problem) problems.push(problem);
+  }
   // COSELL_TOKEN_KEY is required: its transform refused a missing one.
   const tokenKeys = { current: e.COSELL_TOKEN_KEY as TokenKey, ...(e.COSELL_TOKEN_KEY_PREVIOUS ? { previous: e.COSELL_TOKEN_KEY_PREVIOUS } : {}) };
   try {
@@ -230,6 +242,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   } catch (err) {
     if (!(err instanceof TokenKeyError)) throw err;
     problems.push(err.message);
+  }
+  let outboundProxy: ProxySettings | undefined;
+  try {
+    outboundProxy = proxySettingsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof ProxyConfigError)) throw err;
+    problems.push(...err.problems);
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -262,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
     },
     tokenKeys,
     loginUrl: e.ENTRA_LOGIN_URL,
+    ...(outboundProxy ? { outboundProxy } : {}),
     mappingFile: e.MAPPING_FILE,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     maxAttempts: e.SYNC_MAX_ATTEMPTS,
@@ -272,9 +292,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   };
 }
 
-function isLoopback(u: string): boolean {
-  const h = new URL(u).hostname;
-  return h === "127.0.0.1" || h === "localhost" || h === "[::1]" || h === "::1";
+/** The one rule for every URL the bridge trusts: https, or plain http to a loopback host (the sandbox). */
+function httpsUnlessLoopback(name: string, value: string): string | undefined {
+  const u = new URL(value);
+  if (u.protocol === "https:" || isLoopbackHost(u.hostname)) return undefined;
+  // The origin only: a URL's user:password or query may hold a secret.
+  return `${name} must use https (got ${u.origin}); plain http is allowed only for a loopback host`;
+}
+
+/** localhost, 127.0.0.0/8 or ::1, as WHATWG URL normalises a hostname (lower case, IPv6 in brackets). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  if (h === "localhost" || h === "[::1]" || h === "::1") return true;
+  return isIPv4(h) && h.startsWith("127.");
 }
 
 /** Every secret the configuration holds: the logger redacts these wherever they appear. */
@@ -287,6 +317,7 @@ export function configSecrets(c: BridgeConfig): string[] {
     c.partnerCenter.refreshToken,
     ...tokenKeyForms(c.tokenKeys.current),
     ...(c.tokenKeys.previous ? tokenKeyForms(c.tokenKeys.previous) : []),
+    ...[c.outboundProxy?.httpsProxy, c.outboundProxy?.httpProxy].map((u) => (u ? decodeURIComponent(new URL(u).password) : "")),
   ].filter((s) => s.length > 0);
 }
 
@@ -305,6 +336,21 @@ export function describeConfig(c: BridgeConfig): Record<string, unknown> {
       ...(c.tokenKeys.previous ? { previous: `${hidden} key ${c.tokenKeys.previous.id}` } : {}),
     },
     loginUrl: c.loginUrl,
+    outboundProxy: c.outboundProxy
+      ? {
+          ...describeProxy(c.outboundProxy),
+          routes: describeRoutes(
+            {
+              dataverse: c.dataverse.url,
+              partnerCenterApi: c.partnerCenter.apiUrl,
+              partnerCenterWebhooks: c.partnerCenter.webhooksUrl,
+              login: c.loginUrl,
+              ...Object.fromEntries(c.partnerCenter.certificateOrigins.map((o, i) => [`certificateOrigin${i + 1}`, o])),
+            },
+            c.outboundProxy,
+          ),
+        }
+      : "none",
     mappingFile: c.mappingFile ?? "(built-in default)",
     reconcileIntervalSeconds: c.reconcileIntervalSeconds,
     maxAttempts: c.maxAttempts,

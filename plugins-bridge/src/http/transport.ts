@@ -5,8 +5,9 @@
  * either answers or throws.
  */
 import pLimit, { type LimitFunction } from "p-limit";
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import { ApiError, TransientError, errorForStatus, type Service } from "./errors";
+import { outboundDispatcher } from "./proxy";
 
 export interface TransportOptions {
   readonly service: Service;
@@ -67,7 +68,8 @@ export class HttpTransport {
 
   constructor(private readonly options: TransportOptions) {
     this.origin = new URL(options.baseUrl).origin;
-    this.agent = new Agent({
+    // Through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the host (./proxy).
+    this.agent = outboundDispatcher({
       keepAliveTimeout: 30_000,
       connections: options.connections ?? 64,
       pipelining: 1,

@@ -11,6 +11,7 @@
  * One error class, one message per way it can fail (STYLE: svix).
  */
 import { X509Certificate, verify as rsaVerify } from "node:crypto";
+import { outboundFetch } from "../http/proxy";
 import { parseCertificates, TrustAnchors, verifyChain, type ChainFailure } from "./certificate-chain";
 
 export type SignatureFailure =
@@ -127,7 +128,8 @@ export class PartnerCenterSignatureVerifier {
   private async download(url: URL): Promise<X509Certificate[]> {
     let bytes: Buffer;
     try {
-      const res = await (this.options.fetchImpl ?? fetch)(url, {
+      // Through the outbound proxy unless NO_PROXY covers the certificate host.
+      const res = await (this.options.fetchImpl ?? outboundFetch)(url, {
         redirect: "error",
         signal: AbortSignal.timeout(this.options.fetchTimeoutMs ?? 10_000),
       });

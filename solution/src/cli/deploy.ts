@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { describeProxy, describeRoutes, proxySettingsFromEnv } from "@cosell/bridge/src/http/proxy";
 import { Command, Option } from "commander";
 import { REPO_ROOT } from "../inputs";
 import { PACKAGE_FILE_NAMES } from "../package";
@@ -33,6 +34,12 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new Error(`${opts.package} not found: run \`npm run pack\` first`, { cause: err });
   }
+  // A malformed HTTPS_PROXY / HTTP_PROXY stops here, naming the variable, before anything is sent.
+  const proxy = proxySettingsFromEnv();
+  if (proxy)
+    console.log(
+      `outbound proxy: ${JSON.stringify({ ...describeProxy(proxy), routes: describeRoutes({ login: settings.loginUrl, dataverse: settings.dataverseUrl }, proxy) })}`,
+    );
   const client = new DataverseClient({
     url: settings.dataverseUrl,
     token: clientCredentialsTokenSource({

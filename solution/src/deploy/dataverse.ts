@@ -4,6 +4,7 @@
  * status and the `{"error":{"code","message"}}` body Dataverse sends.
  */
 import { parseRetryAfter } from "@cosell/contract";
+import { outboundFetch, ProxyConfigError } from "@cosell/bridge/src/http/proxy";
 import type { TokenSource } from "./token";
 
 export class DataverseError extends Error {
@@ -45,7 +46,8 @@ export class DataverseClient {
       const token = await this.options.token();
       let res: Response;
       try {
-        res = await fetch(this.base + relative, {
+        // Through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the environment's host.
+        res = await outboundFetch(this.base + relative, {
           method,
           headers: {
             Authorization: `Bearer ${token}`,
@@ -59,6 +61,7 @@ export class DataverseClient {
           signal: AbortSignal.timeout(relative.startsWith("ImportSolution") ? 30 * 60_000 : 120_000),
         });
       } catch (err) {
+        if (err instanceof ProxyConfigError) throw err; // a configuration mistake, not a network hiccup
         if (attempt < attempts) {
           await this.sleep(Math.min(30_000, 1000 * 2 ** attempt));
           continue;

@@ -2,9 +2,11 @@
  * Client-credentials tokens for the deploying application user (MSAL). MSAL accepts only an https
  * authority, so the authority is always the real login host and a network client forwards MSAL's
  * calls to the configured login URL: the same code signs in against Entra ID or the sandbox's
- * emulator. Metadata is given up front, so MSAL makes no discovery call.
+ * emulator. Metadata is given up front, so MSAL makes no discovery call. The network client goes
+ * through the outbound proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), as the bridge's does.
  */
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from "@azure/msal-node";
+import { outboundFetch, proxySettingsFromEnv } from "@cosell/bridge/src/http/proxy";
 
 const HOST = "login.microsoftonline.com";
 
@@ -27,9 +29,9 @@ function forwardingClient(loginUrl: string): INetworkModule {
   };
   return {
     sendGetRequestAsync: async <T>(url: string, options?: { headers?: Record<string, string> }) =>
-      response<T>(await fetch(to(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) })),
+      response<T>(await outboundFetch(to(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) })),
     sendPostRequestAsync: async <T>(url: string, options?: { headers?: Record<string, string>; body?: string }) =>
-      response<T>(await fetch(to(url), { method: "POST", headers: options?.headers, body: options?.body, signal: AbortSignal.timeout(30_000) })),
+      response<T>(await outboundFetch(to(url), { method: "POST", headers: options?.headers, body: options?.body, signal: AbortSignal.timeout(30_000) })),
   };
 }
 
@@ -64,6 +66,8 @@ export function clientCredentialsTokenSource(options: {
   });
   const scopes = [`${options.resource.replace(/\/+$/, "")}/.default`];
   return async () => {
+    // A malformed proxy variable is a configuration mistake: say so rather than "sign-in failed".
+    proxySettingsFromEnv();
     try {
       const r = await app.acquireTokenByClientCredential({ scopes });
       if (!r?.accessToken) throw new SignInError("sign-in returned no access token");
