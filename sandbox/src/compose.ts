@@ -292,7 +292,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     const clientSecret = `sandbox-${randomBytes(24).toString("base64url")}`;
     tokens.registerClient({ clientId: BRIDGE_CLIENT_ID, clientSecret, tenantId: SANDBOX_TENANT_ID, displayName: "cosell-bridge (sandbox)" });
-    const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN);
+    // The admin signed the service account in once, with MFA (Secure Application Model): Partner Center
+    // refuses App+User tokens whose sign-in did not pass MFA.
+    const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN, { mfa: true });
     const bridgeUserId = dataverse.registerApplicationUser({ applicationId: BRIDGE_CLIENT_ID, fullName: "cosell-bridge" });
     const schema: SandboxSchema = options.schema ?? (options.provisionContract === false ? "none" : "contract");
 

@@ -1,8 +1,8 @@
 /**
  * Entra ID (login.microsoftonline.com) emulator: the token endpoints our clients call, v1 and v2.
  *
- *   POST /{tenant}/oauth2/v2.0/token   grant_type=client_credentials | refresh_token, scope=<resource>/.default
- *   POST /{tenant}/oauth2/token        (v1) grant_type=client_credentials | refresh_token, resource=<resource>
+ *   POST /{tenant}/oauth2/v2.0/token   grant_type=client_credentials | refresh_token | password, scope=<resource>/.default
+ *   POST /{tenant}/oauth2/token        (v1) grant_type=client_credentials | refresh_token | password, resource=<resource>
  *   GET  /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys
  *   GET  /common/discovery/instance    (MSAL instance discovery)
  *
@@ -81,13 +81,11 @@ export function buildIdentityApp(tokens: TokenService, baseUrl: () => string): F
             }
           : { token_type: "Bearer", expires_in: t.expiresIn, ext_expires_in: t.expiresIn, access_token: t.accessToken };
       }
-      if (form.grant_type === "refresh_token") {
-        const t = tokens.refresh({
-          clientId: form.client_id,
-          clientSecret: form.client_secret,
-          refreshToken: form.refresh_token,
-          resource,
-        });
+      if (form.grant_type === "refresh_token" || form.grant_type === "password") {
+        const t =
+          form.grant_type === "refresh_token"
+            ? tokens.refresh({ clientId: form.client_id, clientSecret: form.client_secret, refreshToken: form.refresh_token, resource })
+            : tokens.password({ clientId: form.client_id, clientSecret: form.client_secret, username: form.username, password: form.password, resource });
         return version === "v1"
           ? {
               token_type: "Bearer",
