@@ -89,6 +89,8 @@ export interface SandboxOptions {
   readonly partnerCenterWebhookRetry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
   readonly dataverseLimits?: { maxConcurrentPerUser?: number; requestsPerWindow?: number; windowSeconds?: number };
   readonly accessTokenLifetimeSeconds?: number;
+  /** Interactive sign-ins: device-code poll interval (tests shorten it), lifetime. */
+  readonly signIns?: { readonly deviceCodeIntervalSeconds?: number; readonly deviceCodeLifetimeSeconds?: number };
   readonly logger?: EmulatorLogger;
   /**
    * The Dataverse schema (default `contract`: fast and needs no build, which suits tests of one
@@ -266,7 +268,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const tokens = new TokenService({ ...(options.accessTokenLifetimeSeconds ? { accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds } : {}) });
   const started: Array<{ close(): Promise<void> }> = [];
   try {
-    const identity = await startIdentityEmulator({ tokens, host, port: ports.identity ?? 0 });
+    // An interactive sign-in (cosell-bridge login) approved through the control signs the Referrals admin in by default.
+    const identity = await startIdentityEmulator({ tokens, host, port: ports.identity ?? 0, signIns: { defaultUser: REFERRALS_ADMIN, ...options.signIns } });
+    for (const user of [REFERRALS_ADMIN, SANDBOX_SELLER, SANDBOX_ADMIN]) tokens.registerUser(user);
     started.push(identity);
     const partnerCenter = await startPartnerCenterEmulator({
       tokens,

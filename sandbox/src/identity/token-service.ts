@@ -12,7 +12,7 @@
  *    and a refresh token remembers which (tokens redeemed from it carry the same `amr`);
  *  - expiry (`exp`), audience (`aud`) and signature checked by the resource.
  * Not emulated: conditional access, certificate credentials. Interactive sign-ins (device code,
- * authorization code) live in sign-ins.ts.
+ * authorization code with PKCE) live in sign-ins.ts.
  */
 import { createSign, createVerify, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "node:crypto";
 
@@ -58,10 +58,26 @@ export interface IssuedToken {
   readonly claims: TokenClaims;
 }
 
+export type TokenErrorCode =
+  | "invalid_client"
+  | "invalid_grant"
+  | "invalid_request"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "unauthorized_client"
+  | "invalid_scope"
+  // device code flow (RFC 8628 and Entra's own)
+  | "authorization_pending"
+  | "authorization_declined"
+  | "expired_token"
+  | "bad_verification_code";
+
 export class TokenError extends Error {
   constructor(
-    readonly code: "invalid_client" | "invalid_grant" | "invalid_request" | "unsupported_grant_type" | "invalid_scope",
+    readonly code: TokenErrorCode,
     message: string,
+    /** Entra's `suberror`, e.g. `consent_required`. */
+    readonly suberror?: string,
   ) {
     super(message);
     this.name = "TokenError";
@@ -104,7 +120,7 @@ export class TokenService implements TokenVerifier {
   readonly keyId = randomUUID();
   private readonly clients = new Map<string, ConfidentialClient>();
   private readonly refreshGrants = new Map<string, RefreshGrant>();
-  private readonly passwords = new Map<string, { user: SandboxUser; password: string }>();
+  private readonly users = new Map<string, { user: SandboxUser; password?: string }>();
   private accessTokenLifetime: number;
   private readonly issuerBase: string;
   private readonly now: () => number;
@@ -153,13 +169,13 @@ export class TokenService implements TokenVerifier {
     return token;
   }
 
-  /** A user who may sign in with a password (the password grant). */
-  registerUser(user: SandboxUser, password: string): void {
-    this.passwords.set(user.userPrincipalName.toLowerCase(), { user, password });
+  /** A user of the directory; with a password, one who may also use the password grant. */
+  registerUser(user: SandboxUser, password?: string): void {
+    this.users.set(user.userPrincipalName.toLowerCase(), { user, ...(password !== undefined ? { password } : {}) });
   }
 
   findUser(userPrincipalName: string): SandboxUser | undefined {
-    return this.passwords.get(userPrincipalName.toLowerCase())?.user;
+    return this.users.get(userPrincipalName.toLowerCase())?.user;
   }
 
   revokeRefreshToken(token: string): void {
@@ -179,6 +195,11 @@ export class TokenService implements TokenVerifier {
     if (!clientSecret || clientSecret !== client.clientSecret)
       throw new TokenError("invalid_client", "AADSTS7000215: Invalid client secret provided.");
     return client;
+  }
+
+  /** Throws `invalid_client` unless the secret is the client's. */
+  clientCredentialsCheck(clientId: string | undefined, clientSecret: string | undefined): void {
+    this.authenticateClient(clientId, clientSecret);
   }
 
   clientCredentials(params: { clientId?: string; clientSecret?: string; resource: string }): IssuedToken {
@@ -217,8 +238,8 @@ export class TokenService implements TokenVerifier {
    */
   password(params: { clientId?: string; clientSecret?: string; username?: string; password?: string; resource: string }): IssuedToken & { refreshToken: string } {
     const client = this.authenticateClient(params.clientId, params.clientSecret);
-    const entry = params.username ? this.passwords.get(params.username.toLowerCase()) : undefined;
-    if (!entry || entry.password !== params.password)
+    const entry = params.username ? this.users.get(params.username.toLowerCase()) : undefined;
+    if (!entry || entry.password === undefined || entry.password !== params.password)
       throw new TokenError("invalid_grant", "AADSTS50126: Error validating credentials due to invalid username or password.");
     return this.userTokens(client.clientId, entry.user, PASSWORD_AMR, params.resource);
   }
@@ -260,6 +281,33 @@ export class TokenService implements TokenVerifier {
     });
   }
 
+  /** The OpenID Connect id token of an interactive sign-in (v2.0 shape; MSAL reads it, nobody verifies it). */
+  idToken(clientId: string, user: SandboxUser, nonce?: string): string {
+    const iat = Math.floor(this.now() / 1000);
+    const claims = {
+      aud: clientId,
+      iss: `${this.issuerBase}/${user.tenantId}/v2.0`,
+      iat,
+      nbf: iat,
+      exp: iat + 3600,
+      name: user.displayName,
+      oid: user.objectId,
+      preferred_username: user.userPrincipalName,
+      sub: user.objectId,
+      tid: user.tenantId,
+      ver: "2.0",
+      ...(nonce !== undefined ? { nonce } : {}),
+    };
+    return this.signJwt(claims);
+  }
+
+  private signJwt(claims: object): string {
+    const header = { typ: "JWT", alg: "RS256", kid: this.keyId };
+    const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signature = createSign("RSA-SHA256").update(body).sign(this.privateKey);
+    return `${body}.${b64url(signature)}`;
+  }
+
   private sign(claims: Omit<TokenClaims, "iss" | "iat" | "nbf" | "exp" | "uti">): IssuedToken {
     const iat = Math.floor(this.now() / 1000);
     const full: TokenClaims = {
@@ -270,11 +318,8 @@ export class TokenService implements TokenVerifier {
       exp: iat + this.accessTokenLifetime,
       uti: b64url(randomBytes(12)),
     };
-    const header = { typ: "JWT", alg: "RS256", kid: this.keyId };
-    const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(full))}`;
-    const signature = createSign("RSA-SHA256").update(body).sign(this.privateKey);
     return {
-      accessToken: `${body}.${b64url(signature)}`,
+      accessToken: this.signJwt(full),
       expiresIn: this.accessTokenLifetime,
       expiresOn: full.exp,
       claims: full,
