@@ -183,6 +183,14 @@ describe("Entra ID emulator: interactive sign-ins", () => {
       expect(await reused.json()).toMatchObject({ error: "invalid_grant", error_codes: [54005] });
     });
 
+    it("response_mode=form_post: the approval answers the form the browser POSTs to the redirect URI", async () => {
+      const { verifier, id } = await begin({ response_mode: "form_post" });
+      const approved = (await control("POST", `/sign-ins/${id}/approve`, {})).body as { formPost: { action: string; fields: Record<string, string> }; redirect?: string };
+      expect(approved.redirect).toBeUndefined();
+      expect(approved.formPost).toEqual({ action: redirectUri, fields: { code: expect.any(String), state: "st-42" } });
+      expect((await redeem(approved.formPost.fields.code as string, verifier)).status).toBe(200);
+    });
+
     it("declined: redirects with error=access_denied and the state", async () => {
       const { id } = await begin();
       const declined = await control("POST", `/sign-ins/${id}/decline`);

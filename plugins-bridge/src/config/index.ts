@@ -88,9 +88,8 @@ const EnvSchema = z.object({
   PARTNER_CENTER_TENANT_ID: z.string().min(1, "is required (your partner tenant id)"),
   PARTNER_CENTER_CLIENT_ID: z.string().min(1, "is required (app registration used for Partner Center App+User)"),
   PARTNER_CENTER_CLIENT_SECRET: z.string().min(1, "is required"),
-  PARTNER_CENTER_REFRESH_TOKEN: z
-    .string()
-    .min(1, "is required (refresh token of the Referrals admin service account; see docs/install.md)"),
+  // Optional: `cosell-bridge login` signs the service account in (MFA) and stores its refresh token.
+  PARTNER_CENTER_REFRESH_TOKEN: z.string().optional(),
   PARTNER_CENTER_API_URL: url("Referrals API host").default("https://api.partner.microsoft.com"),
   PARTNER_CENTER_WEBHOOKS_URL: url("Webhooks API host").default("https://api.partnercenter.microsoft.com"),
   PARTNER_CENTER_REFERRAL_LINK: z
@@ -132,7 +131,8 @@ export interface BridgeConfig {
     tenantId: string;
     clientId: string;
     clientSecret: string;
-    refreshToken: string;
+    /** Unset when the token comes from `cosell-bridge login` (kept in the store). */
+    refreshToken: string | undefined;
     apiUrl: string;
     webhooksUrl: string;
     referralLinkTemplate: string;
@@ -229,7 +229,7 @@ export function configSecrets(c: BridgeConfig): string[] {
     c.dataverse.webhookKey,
     c.partnerCenter.clientSecret,
     c.partnerCenter.refreshToken,
-  ].filter((s) => s.length > 0);
+  ].filter((s): s is string => s !== undefined && s.length > 0);
 }
 
 /** The configuration as it may be printed: secrets replaced by a marker. */

@@ -59,11 +59,35 @@ export interface BridgeRuntime {
 }
 
 interface StoredRefreshToken {
+  /** Hash of PARTNER_CENTER_REFRESH_TOKEN when the token was stored ("" hashed when unset). */
   readonly configured: string;
   readonly token: string;
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+/**
+ * The stored refresh token (rotated by Entra ID on every use, or stored by `cosell-bridge login`),
+ * which the bridge prefers to the configured one — unless the admin has configured a different
+ * PARTNER_CENTER_REFRESH_TOKEN since it was stored.
+ */
+export async function loadRefreshToken(store: Pick<Store, "getCursor">, configured: string | undefined): Promise<string | undefined> {
+  const saved = await store.getCursor(REFRESH_TOKEN_CURSOR);
+  if (!saved) return undefined;
+  try {
+    const parsed = JSON.parse(saved) as Partial<StoredRefreshToken>;
+    if (typeof parsed.token !== "string" || !parsed.token) return undefined;
+    if (configured === undefined || parsed.configured === sha256(configured)) return parsed.token;
+  } catch {
+    // unreadable: start from the configured one
+  }
+  return undefined;
+}
+
+/** Keeps the newest refresh token in the store (the one place that writes it). */
+export async function saveRefreshToken(store: Pick<Store, "setCursor">, configured: string | undefined, token: string): Promise<void> {
+  await store.setCursor(REFRESH_TOKEN_CURSOR, JSON.stringify({ configured: sha256(configured ?? ""), token } satisfies StoredRefreshToken));
+}
 
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<BridgeRuntime> {
   const log = options.log ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
@@ -71,19 +95,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const trustAnchors = readTrustAnchors(config.partnerCenter.certificateAuthorityFile);
   const store = await openStore(options.store ?? config.store, { maxAttempts: config.maxAttempts });
   try {
-    // The newest refresh token, unless the admin has configured a new one since it was stored.
-    const configuredHash = sha256(config.partnerCenter.refreshToken);
-    let refreshToken = config.partnerCenter.refreshToken;
-    const saved = await store.getCursor(REFRESH_TOKEN_CURSOR);
-    if (saved) {
-      try {
-        const parsed = JSON.parse(saved) as StoredRefreshToken;
-        if (parsed.configured === configuredHash && typeof parsed.token === "string" && parsed.token) refreshToken = parsed.token;
-      } catch {
-        // unreadable: start from the configured one
-      }
-    }
-    log.addSecret(refreshToken);
+    const configured = config.partnerCenter.refreshToken;
+    const refreshToken = (await loadRefreshToken(store, configured)) ?? configured ?? "";
+    if (refreshToken) log.addSecret(refreshToken);
     const partnerCenterTokens = new RefreshTokenProvider({
       loginUrl: config.loginUrl,
       tenantId: config.partnerCenter.tenantId,
@@ -92,7 +106,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       refreshToken,
       onRefreshTokenRotated: async (token) => {
         log.addSecret(token);
-        await store.setCursor(REFRESH_TOKEN_CURSOR, JSON.stringify({ configured: configuredHash, token } satisfies StoredRefreshToken));
+        await saveRefreshToken(store, configured, token);
       },
     });
     const dataverseTokens = new ClientCredentialsProvider({

@@ -20,6 +20,8 @@ import { SignInControlError, SignInService, type SignInServiceOptions, type Toke
 import { TokenError, TokenService, type TokenServiceOptions } from "./token-service";
 
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+/** What MSAL sends for the same grant; Entra accepts both. */
+const MSAL_DEVICE_CODE_GRANT = "device_code";
 
 export interface IdentityEmulatorOptions extends TokenServiceOptions {
   port?: number;
@@ -91,7 +93,7 @@ export function buildIdentityApp(tokens: TokenService, baseUrl: () => string, si
   const handleToken = (version: "v1" | "v2") => async (req: { body: unknown }, reply: import("fastify").FastifyReply) => {
     const form = (req.body ?? {}) as Record<string, string | undefined>;
     try {
-      if (version === "v2" && form.grant_type === DEVICE_CODE_GRANT)
+      if (version === "v2" && (form.grant_type === DEVICE_CODE_GRANT || form.grant_type === MSAL_DEVICE_CODE_GRANT))
         return v2TokenBody(signIns.redeemDeviceCode({ clientId: form.client_id, clientSecret: form.client_secret, deviceCode: form.device_code }));
       if (version === "v2" && form.grant_type === "authorization_code")
         return v2TokenBody(
@@ -192,12 +194,13 @@ export function buildIdentityApp(tokens: TokenService, baseUrl: () => string, si
         codeChallenge: q.code_challenge,
         codeChallengeMethod: q.code_challenge_method,
         nonce: q.nonce,
+        responseMode: q.response_mode,
       });
       return reply
         .header("x-emulator-sign-in", signIn.id)
         .type("text/html; charset=utf-8")
         .send(
-          `<!doctype html><title>Sign in (sandbox)</title><p>Sign-in <code>${signIn.id}</code> is waiting. Approve it with <code>POST /_emulator/sign-ins/${signIn.id}/approve</code>, then follow the redirect it answers with.</p>`,
+          `<!doctype html><title>Sign in (sandbox)</title><p>Sign-in <code>${signIn.id}</code> is waiting. Approve it with <code>POST /_emulator/sign-ins/${signIn.id}/approve</code>, then follow the redirect (or POST the form) it answers with.</p>`,
         );
     } catch (err) {
       if (err instanceof TokenError) return reply.code(400).send(errorBody(err));

@@ -9,7 +9,8 @@
  *    endpoint answers `authorization_pending` until the user has signed in, then the tokens once;
  *    `authorization_declined`, `expired_token`, `bad_verification_code` as documented;
  *  - authorization code: loopback redirect URIs (`http://localhost:<any port>`), `state` echoed,
- *    the code single-use and short-lived, `code_verifier` checked against the S256 challenge;
+ *    `response_mode` `query` (a redirect) or `form_post` (what MSAL asks for: a form POSTed to the
+ *    redirect URI), the code single-use and short-lived, `code_verifier` checked against the S256 challenge;
  *  - the tokens: `amr` `["pwd","mfa"]` or `["pwd"]` as approved, a refresh token remembering it,
  *    an `id_token` and `client_info` (what MSAL builds its account from);
  *  - consent: a client whose admin consent is withdrawn gets `invalid_grant` / `consent_required`
@@ -52,6 +53,7 @@ interface SignIn {
   // authorization code
   readonly redirectUri?: string;
   readonly oauthState?: string;
+  readonly responseMode?: "query" | "form_post";
   readonly codeChallenge?: string;
   readonly nonce?: string;
   code?: string;
@@ -75,6 +77,13 @@ export interface ApproveOptions {
   readonly tenantId?: string;
   /** Did the sign-in pass MFA (default true)? */
   readonly mfa?: boolean;
+}
+
+/** Where the browser goes after the sign-in: a redirect (`response_mode=query`) or a form it POSTs. */
+export interface SignInOutcome {
+  readonly signIn: SignInView;
+  readonly redirect?: string;
+  readonly formPost?: { readonly action: string; readonly fields: Readonly<Record<string, string>> };
 }
 
 export interface TokenSet extends IssuedToken {
@@ -204,6 +213,7 @@ export class SignInService {
     codeChallenge?: string;
     codeChallengeMethod?: string;
     nonce?: string;
+    responseMode?: string;
   }): SignInView {
     const clientId = this.requireClient(params.clientId);
     if (params.responseType !== "code")
@@ -214,6 +224,9 @@ export class SignInService {
         `AADSTS50011: The redirect URI '${params.redirectUri ?? ""}' specified in the request does not match the redirect URIs configured for the application '${clientId}'.`,
       );
     const resource = this.requireResource(params.scope);
+    const responseMode = params.responseMode ?? "query";
+    if (responseMode !== "query" && responseMode !== "form_post")
+      throw new TokenError("invalid_request", `AADSTS900144: response_mode '${responseMode}' is not supported for response_type 'code' (query or form_post).`);
     if (params.codeChallenge !== undefined && (params.codeChallengeMethod ?? "plain") !== "S256")
       throw new TokenError("invalid_request", "AADSTS501491: Invalid code_challenge_method: only S256 is supported.");
     const signIn: SignIn = {
@@ -226,6 +239,7 @@ export class SignInService {
       expiresAt: this.now() + this.lifetime * 1000,
       state: "pending",
       redirectUri: params.redirectUri,
+      responseMode,
       ...(params.state !== undefined ? { oauthState: params.state } : {}),
       ...(params.codeChallenge !== undefined ? { codeChallenge: params.codeChallenge } : {}),
       ...(params.nonce !== undefined ? { nonce: params.nonce } : {}),
@@ -273,7 +287,7 @@ export class SignInService {
    * The user signs in (with MFA unless `mfa: false`) and consents. For an authorization-code
    * sign-in, the answer is where the browser is redirected next.
    */
-  approve(idOrUserCode: string, options: ApproveOptions = {}): { signIn: SignInView; redirect?: string } {
+  approve(idOrUserCode: string, options: ApproveOptions = {}): SignInOutcome {
     const s = this.pendingOrThrow(idOrUserCode);
     const base = options.userPrincipalName ? (this.tokens.findUser(options.userPrincipalName) ?? this.newUser(options.userPrincipalName, options.tenantId)) : this.defaultUser;
     if (!base) throw new SignInControlError(400, "No user to sign in: name one (userPrincipalName) or give the sign-ins a default user.");
@@ -283,18 +297,15 @@ export class SignInService {
     if (s.kind !== "authorization_code") return { signIn: this.view(s) };
     s.code = `0.sandbox-code.${randomBytes(32).toString("base64url")}`;
     s.codeExpiresAt = this.now() + AUTHORIZATION_CODE_LIFETIME_MS;
-    return { signIn: this.view(s), redirect: this.redirect(s, { code: s.code }) };
+    return this.respond(s, { code: s.code });
   }
 
   /** The user cancels (device code: `authorization_declined`; authorization code: `access_denied`). */
-  decline(idOrUserCode: string): { signIn: SignInView; redirect?: string } {
+  decline(idOrUserCode: string): SignInOutcome {
     const s = this.pendingOrThrow(idOrUserCode);
     s.state = "declined";
     if (s.kind !== "authorization_code") return { signIn: this.view(s) };
-    return {
-      signIn: this.view(s),
-      redirect: this.redirect(s, { error: "access_denied", error_subcode: "cancel", error_description: "AADSTS65004: User declined to consent to access the app." }),
-    };
+    return this.respond(s, { error: "access_denied", error_subcode: "cancel", error_description: "AADSTS65004: User declined to consent to access the app." });
   }
 
   /** Ends a sign-in's life now (device code: the next poll gets `expired_token`). */
@@ -342,11 +353,12 @@ export class SignInService {
     };
   }
 
-  private redirect(s: SignIn, params: Record<string, string>): string {
+  private respond(s: SignIn, params: Record<string, string>): SignInOutcome {
+    const fields = { ...params, ...(s.oauthState !== undefined ? { state: s.oauthState } : {}) };
+    if (s.responseMode === "form_post") return { signIn: this.view(s), formPost: { action: s.redirectUri as string, fields } };
     const u = new URL(s.redirectUri as string);
-    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-    if (s.oauthState !== undefined) u.searchParams.set("state", s.oauthState);
-    return u.toString();
+    for (const [k, v] of Object.entries(fields)) u.searchParams.set(k, v);
+    return { signIn: this.view(s), redirect: u.toString() };
   }
 
   private lookup(idOrUserCode: string): SignIn | undefined {
