@@ -43,7 +43,7 @@ interface SignIn {
   readonly tenant: string;
   readonly scope: string;
   readonly resource: string;
-  readonly expiresAt: number;
+  expiresAt: number;
   state: SignInState;
   user?: SandboxUser;
   amr?: readonly string[];
@@ -312,7 +312,7 @@ export class SignInService {
   expire(idOrUserCode: string): SignInView {
     const s = this.lookup(idOrUserCode);
     if (!s) throw new SignInControlError(404, `No sign-in '${idOrUserCode}'.`);
-    (s as { expiresAt: number }).expiresAt = this.now() - 1;
+    s.expiresAt = this.now() - 1;
     if (s.codeExpiresAt !== undefined) s.codeExpiresAt = this.now() - 1;
     return this.view(s);
   }
