@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { BRIDGE_CLIENT_ID, REFERRALS_ADMIN, startSandbox, type Sandbox } from "@cosell/sandbox/src/compose";
 import { runCli } from "../src/cli/program";
 import { loadConfig } from "../src/config";
-import { createRuntime, loadRefreshToken } from "../src/engine/runtime";
+import { createRuntime, loadRefreshToken, refreshTokenStoredAt } from "../src/engine/runtime";
 import { createLogger } from "../src/observability/logger";
 import { openStore } from "../src/store";
 
@@ -112,6 +112,12 @@ describe("cosell-bridge login", () => {
 
     const token = await storedToken(env);
     expect(token).toEqual(expect.any(String));
+    const store = await openStore(loadConfig(env).store);
+    try {
+      expect((await refreshTokenStoredAt(store))?.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    } finally {
+      await store.close();
+    }
     expect(r.out + r.err).not.toContain(token as string);
 
     await expect(getReferralWith(env)).resolves.toMatchObject({ id: referralId });

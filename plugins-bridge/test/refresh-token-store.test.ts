@@ -2,7 +2,7 @@
  * Which Partner Center refresh token the runtime starts from: the stored one (from `cosell-bridge
  * login`, or rotated since) unless the admin has configured a different one after it was stored.
  */
-import { loadRefreshToken, saveRefreshToken } from "../src/engine/runtime";
+import { loadRefreshToken, refreshTokenStoredAt, saveRefreshToken } from "../src/engine/runtime";
 
 function memoryStore() {
   const cursors = new Map<string, string>();
@@ -31,6 +31,13 @@ describe("the stored Partner Center refresh token", () => {
     const store = memoryStore();
     await saveRefreshToken(store, "configured-secret-value", "stored");
     expect([...store.cursors.values()].join("")).not.toContain("configured-secret-value");
+  });
+
+  it("remembers when it was stored (the status page shows its age), and nothing when none is", async () => {
+    const store = memoryStore();
+    await expect(refreshTokenStoredAt(store)).resolves.toBeUndefined();
+    await saveRefreshToken(store, undefined, "stored", new Date("2026-12-07T23:10:00Z"));
+    await expect(refreshTokenStoredAt(store)).resolves.toEqual(new Date("2026-12-07T23:10:00Z"));
   });
 
   it("ignores an unreadable or empty entry", async () => {

@@ -62,6 +62,8 @@ interface StoredRefreshToken {
   /** Hash of PARTNER_CENTER_REFRESH_TOKEN when the token was stored ("" hashed when unset). */
   readonly configured: string;
   readonly token: string;
+  /** When it was stored: each rotation renews Entra's 90-day inactivity window. */
+  readonly storedAt?: string;
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
@@ -85,8 +87,21 @@ export async function loadRefreshToken(store: Pick<Store, "getCursor">, configur
 }
 
 /** Keeps the newest refresh token in the store (the one place that writes it). */
-export async function saveRefreshToken(store: Pick<Store, "setCursor">, configured: string | undefined, token: string): Promise<void> {
-  await store.setCursor(REFRESH_TOKEN_CURSOR, JSON.stringify({ configured: sha256(configured ?? ""), token } satisfies StoredRefreshToken));
+export async function saveRefreshToken(store: Pick<Store, "setCursor">, configured: string | undefined, token: string, now = new Date()): Promise<void> {
+  await store.setCursor(REFRESH_TOKEN_CURSOR, JSON.stringify({ configured: sha256(configured ?? ""), token, storedAt: now.toISOString() } satisfies StoredRefreshToken));
+}
+
+/** When the stored refresh token was last renewed (for the status page; never the token itself). */
+export async function refreshTokenStoredAt(store: Pick<Store, "getCursor">): Promise<Date | undefined> {
+  const saved = await store.getCursor(REFRESH_TOKEN_CURSOR);
+  if (!saved) return undefined;
+  try {
+    const at = (JSON.parse(saved) as Partial<StoredRefreshToken>).storedAt;
+    const date = typeof at === "string" ? new Date(at) : undefined;
+    return date && !Number.isNaN(date.getTime()) ? date : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<BridgeRuntime> {
