@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { SignInControlError, SignInService, type SignInServiceOptions, type TokenSet } from "./sign-ins";
-import { TokenError, TokenService, type TokenServiceOptions } from "./token-service";
+import { resourceFromScope, TokenError, TokenService, type TokenServiceOptions } from "./token-service";
 
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /** What MSAL sends for the same grant; Entra accepts both. */
@@ -48,17 +48,6 @@ const ApproveBody = z
   })
   .strict();
 const ConsentBody = z.object({ granted: z.boolean() }).strict();
-
-/** `https://org.crm.dynamics.com/.default` → `https://org.crm.dynamics.com`; space-separated scopes allowed. */
-export function resourceFromScope(scope: string | undefined): string | undefined {
-  if (!scope) return undefined;
-  for (const s of scope.split(/\s+/)) {
-    if (!/^https?:\/\//i.test(s)) continue; // openid, offline_access, profile
-    const u = new URL(s);
-    return `${u.protocol}//${u.host}`;
-  }
-  return undefined;
-}
 
 function errorBody(err: TokenError) {
   const code = /AADSTS(\d+)/.exec(err.message)?.[1];

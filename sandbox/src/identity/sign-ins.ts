@@ -19,7 +19,7 @@
  * real sign-in pages.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { MFA_AMR, PASSWORD_AMR, TokenError, type IssuedToken, type SandboxUser, type TokenService } from "./token-service";
+import { MFA_AMR, PASSWORD_AMR, resourceFromScope, TokenError, type IssuedToken, type SandboxUser, type TokenService } from "./token-service";
 
 export type SignInKind = "device_code" | "authorization_code";
 export type SignInState = "pending" | "approved" | "declined" | "redeemed";
@@ -98,16 +98,6 @@ const USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const AUTHORIZATION_CODE_LIFETIME_MS = 10 * 60_000;
 const OIDC_SCOPES = new Set(["openid", "profile", "email", "offline_access"]);
 
-/** `https://host/user_impersonation offline_access` → `https://host`. */
-function resourceOf(scope: string): string | undefined {
-  for (const s of scope.split(/\s+/)) {
-    if (!/^https?:\/\//i.test(s)) continue;
-    const u = new URL(s);
-    return `${u.protocol}//${u.host}`;
-  }
-  return undefined;
-}
-
 /** Only loopback redirects (a CLI's listener): `http://localhost:<port>/…` or `http://127.0.0.1:<port>/…`. */
 function isLoopbackRedirect(uri: string): boolean {
   try {
@@ -154,7 +144,7 @@ export class SignInService {
   }
 
   private requireResource(scope: string | undefined): string {
-    const resource = scope ? resourceOf(scope) : undefined;
+    const resource = resourceFromScope(scope);
     if (!resource) throw new TokenError("invalid_request", "AADSTS90014: The required field 'scope' is missing from the credential.");
     return resource;
   }

@@ -104,6 +104,17 @@ export const MFA_AMR: readonly string[] = Object.freeze(["pwd", "mfa"]);
 export const PASSWORD_AMR: readonly string[] = Object.freeze(["pwd"]);
 export const hasMfa = (claims: Pick<TokenClaims, "amr">): boolean => (claims.amr ?? []).includes("mfa");
 
+/** `https://org.crm.dynamics.com/.default` → `https://org.crm.dynamics.com`; space-separated scopes allowed. */
+export function resourceFromScope(scope: string | undefined): string | undefined {
+  if (!scope) return undefined;
+  for (const s of scope.split(/\s+/)) {
+    if (!/^https?:\/\//i.test(s)) continue; // openid, offline_access, profile
+    const u = new URL(s);
+    return `${u.protocol}//${u.host}`;
+  }
+  return undefined;
+}
+
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString("base64url");
 
 export interface TokenServiceOptions {
