@@ -23,7 +23,7 @@ import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } 
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
 import { LoginError, signInToPartnerCenter } from "../auth/partner-center-login";
-import { checkSignIn, createRuntime, saveRefreshToken, type BridgeRuntime } from "../engine/runtime";
+import { checkSignIn, createRuntime, refreshTokenStoredAt, saveRefreshToken, type BridgeRuntime } from "../engine/runtime";
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
@@ -255,8 +255,10 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(io, async (rt) => {
         const [queue, signIn, dead, failures] = await Promise.all([rt.store.queueStats(), checkSignIn(rt), rt.store.listDeadLetters(20), rt.store.recentFailures(10)]);
+        const renewedAt = await refreshTokenStoredAt(rt.store);
         if (opts.json) {
-          io.out(`${JSON.stringify({ store: rt.store.kind, queue, signIn, deadLetters: dead, recentFailures: failures }, null, 2)}\n`);
+          const token = renewedAt ? { partnerCenterRefreshTokenStoredAt: renewedAt.toISOString() } : {};
+          io.out(`${JSON.stringify({ store: rt.store.kind, queue, signIn, ...token, deadLetters: dead, recentFailures: failures }, null, 2)}\n`);
         } else {
           const sign = (name: string, s: { ok: boolean; error?: string }) => `  ${name.padEnd(15)} ${s.ok ? "signed in" : `CANNOT SIGN IN: ${s.error ?? ""}`}`;
           io.out(
@@ -265,6 +267,7 @@ export function buildProgram(io: CliIo): Command {
               `queue            ${queue.queued} queued (${queue.ready} ready), ${queue.running} running, ${queue.dead} dead letters, lag ${(queue.lagMs / 1000).toFixed(1)} s`,
               "sign-in",
               sign("Partner Center", signIn.partnerCenter),
+              ...(renewedAt ? [`  ${"".padEnd(15)} refresh token renewed ${renewedAt.toISOString()} (Entra ID ends it after 90 days without use)`] : []),
               sign("Dynamics 365", signIn.dataverse),
               ...(failures.length ? ["recent failures", ...failures.map((f) => `  ${f.at.toISOString()} ${f.linkKey} ${f.message}`)] : []),
               "",
