@@ -169,6 +169,10 @@ describe("cosell-bridge CLI", () => {
       const r = await cli(["status", "--json"], env);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.out)).toMatchObject({ store: "sqlite", queue: { queued: 0, running: 0 }, signIn: { partnerCenter: { ok: true }, dataverse: { ok: true } } });
+      // The sign-in check redeemed the refresh token; the rotated one is stored, with its date (never the token).
+      const body = JSON.parse(r.out) as { partnerCenterRefreshTokenStoredAt?: string };
+      expect(Date.parse(body.partnerCenterRefreshTokenStoredAt ?? "")).toBeGreaterThan(Date.now() - 120_000);
+      expect(r.out).not.toContain(env.PARTNER_CENTER_REFRESH_TOKEN);
     });
 
     it("lists dead letters and queues one again", async () => {

@@ -87,7 +87,7 @@ describe("bridge configuration", () => {
   });
 
   it("reports every mistake at once and never echoes a secret", () => {
-    const found = problems({ ...valid, DATAVERSE_CLIENT_SECRET: "", PARTNER_CENTER_REFRESH_TOKEN: "", BRIDGE_ADMIN_TOKEN: "tiny-secret" });
+    const found = problems({ ...valid, DATAVERSE_CLIENT_SECRET: "", PARTNER_CENTER_CLIENT_SECRET: "", BRIDGE_ADMIN_TOKEN: "tiny-secret" });
     expect(found).toHaveLength(3);
     expect(found.join("\n")).not.toContain("tiny-secret");
   });
@@ -126,6 +126,11 @@ describe("bridge configuration", () => {
       const found = problems({ ...valid, COSELL_TOKEN_KEY_PREVIOUS: parseTokenKey(valid.COSELL_TOKEN_KEY!).material.toString("hex") });
       expect(found).toEqual([expect.stringMatching(/^COSELL_TOKEN_KEY_PREVIOUS is the same key as COSELL_TOKEN_KEY/)]);
     });
+  });
+
+  it("needs no PARTNER_CENTER_REFRESH_TOKEN: cosell-bridge login stores one", () => {
+    expect(problems({ ...valid, PARTNER_CENTER_REFRESH_TOKEN: undefined })).toEqual([]);
+    expect(loadConfig({ ...valid, PARTNER_CENTER_REFRESH_TOKEN: "" }).partnerCenter.refreshToken).toBeUndefined();
   });
 
   it("allows plain http only for loopback sandbox origins", () => {

@@ -90,6 +90,8 @@ export interface SandboxOptions {
   readonly partnerCenterWebhookRetry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
   readonly dataverseLimits?: { maxConcurrentPerUser?: number; requestsPerWindow?: number; windowSeconds?: number };
   readonly accessTokenLifetimeSeconds?: number;
+  /** Interactive sign-ins: device-code poll interval (tests shorten it), lifetime. */
+  readonly signIns?: { readonly deviceCodeIntervalSeconds?: number; readonly deviceCodeLifetimeSeconds?: number };
   readonly logger?: EmulatorLogger;
   /**
    * The Dataverse schema (default `contract`: fast and needs no build, which suits tests of one
@@ -269,7 +271,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const tokens = new TokenService({ ...(options.accessTokenLifetimeSeconds ? { accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds } : {}) });
   const started: Array<{ close(): Promise<void> }> = [];
   try {
-    const identity = await startIdentityEmulator({ tokens, host, port: ports.identity ?? 0 });
+    // An interactive sign-in (cosell-bridge login) approved through the control signs the Referrals admin in by default.
+    const identity = await startIdentityEmulator({ tokens, host, port: ports.identity ?? 0, signIns: { defaultUser: REFERRALS_ADMIN, ...options.signIns } });
+    for (const user of [REFERRALS_ADMIN, SANDBOX_SELLER, SANDBOX_ADMIN]) tokens.registerUser(user);
     started.push(identity);
     const partnerCenter = await startPartnerCenterEmulator({
       tokens,
@@ -295,7 +299,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     const clientSecret = `sandbox-${randomBytes(24).toString("base64url")}`;
     tokens.registerClient({ clientId: BRIDGE_CLIENT_ID, clientSecret, tenantId: SANDBOX_TENANT_ID, displayName: "cosell-bridge (sandbox)" });
-    const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN);
+    // The admin signed the service account in once, with MFA (Secure Application Model): Partner Center
+    // refuses App+User tokens whose sign-in did not pass MFA.
+    const partnerCenterRefreshToken = tokens.issueRefreshToken(BRIDGE_CLIENT_ID, REFERRALS_ADMIN, { mfa: true });
     // Seals the refresh token in the bridge's store. Random per sandbox run, sandbox-only: shared by
     // every bridge of this sandbox (restarts, several instances on one PostgreSQL store).
     const tokenKey = randomBytes(32).toString("base64");

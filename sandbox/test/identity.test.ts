@@ -61,6 +61,57 @@ describe("Entra ID emulator", () => {
     expect(await again.json()).toMatchObject({ error: "invalid_grant", error_codes: [50173] });
   });
 
+  describe("amr: how the user signed in", () => {
+    const user = { objectId: "oid-amr", userPrincipalName: "amr.user@contoso.example", displayName: "Amr User", tenantId: "t1" };
+    const claimsOf = (accessToken: string) => {
+      const v = idp.tokens.verify(`Bearer ${accessToken}`, "https://api.partner.microsoft.com");
+      if (!v.ok) throw new Error(v.reason);
+      return v.claims;
+    };
+    const redeem = async (refreshToken: string) => {
+      const res = await fetch(
+        `${idp.url}/t1/oauth2/token`,
+        form({ grant_type: "refresh_token", client_id: "bridge-app", client_secret: "s3cret", refresh_token: refreshToken, resource: "https://api.partner.microsoft.com" }),
+      );
+      expect(res.status).toBe(200);
+      return (await res.json()) as { access_token: string; refresh_token: string };
+    };
+
+    it("a refresh token from an MFA sign-in yields tokens with mfa in amr, through every rotation", async () => {
+      const first = await redeem(idp.tokens.issueRefreshToken("bridge-app", user));
+      expect(claimsOf(first.access_token).amr).toEqual(["pwd", "mfa"]);
+      const second = await redeem(first.refresh_token);
+      expect(claimsOf(second.access_token).amr).toEqual(["pwd", "mfa"]);
+    });
+
+    it("the password grant yields ['pwd'], and so does its refresh token", async () => {
+      idp.tokens.registerUser(user, "correct horse");
+      const res = await fetch(
+        `${idp.url}/t1/oauth2/v2.0/token`,
+        form({ grant_type: "password", client_id: "bridge-app", client_secret: "s3cret", username: user.userPrincipalName, password: "correct horse", scope: "https://api.partner.microsoft.com/user_impersonation offline_access" }),
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { access_token: string; refresh_token: string };
+      expect(claimsOf(body.access_token)).toMatchObject({ amr: ["pwd"], upn: user.userPrincipalName, idtyp: "user" });
+      expect(claimsOf((await redeem(body.refresh_token)).access_token).amr).toEqual(["pwd"]);
+    });
+
+    it("refuses a wrong password with invalid_grant (AADSTS50126)", async () => {
+      idp.tokens.registerUser(user, "correct horse");
+      const res = await fetch(
+        `${idp.url}/t1/oauth2/token`,
+        form({ grant_type: "password", client_id: "bridge-app", client_secret: "s3cret", username: user.userPrincipalName, password: "wrong", resource: "https://api.partner.microsoft.com" }),
+      );
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: "invalid_grant", error_codes: [50126] });
+    });
+
+    it("a refresh token minted without MFA stays without it", async () => {
+      const t = await redeem(idp.tokens.issueRefreshToken("bridge-app", user, { mfa: false }));
+      expect(claimsOf(t.access_token).amr).toEqual(["pwd"]);
+    });
+  });
+
   it("rejects tampered and expired tokens", () => {
     const t = idp.tokens.clientCredentials({ clientId: "bridge-app", clientSecret: "s3cret", resource: "https://r" });
     const [h, p, s] = t.accessToken.split(".");

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describeWith, sharedFile } from "../../tests/support/prerequisites";
-import { REFERRALS_AUDIENCE, WEBHOOKS_AUDIENCE, type CommitEvent, type Referral } from "../src/partner-center";
+import { MFA_REQUIRED_CODE, REFERRALS_AUDIENCE, WEBHOOKS_AUDIENCE, type CommitEvent, type Referral } from "../src/partner-center";
 import { fixture, SELLER, startHarness, type Harness } from "./fixtures/partner-center/harness";
 
 type Json = Record<string, unknown>;
@@ -194,6 +194,26 @@ describe("Partner Center emulator: Referrals API", () => {
       expect(res.status).toBe(status);
       expectErrorBody(res.body, status === 401 ? "Unauthorized" : "Forbidden", message);
       if (status === 401) expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    });
+
+    it("refuses an App+User token whose sign-in did not pass MFA: 401, code 900421 (enforced since 2026-04-01)", async () => {
+      const noMfa = h.tokens.issueUserAccessToken(SELLER, REFERRALS_AUDIENCE, "bridge", ["pwd"]).accessToken;
+      for (const path of ["/v1.0/engagements/referrals", "/webhooks/v1/registration"]) {
+        const token = path.startsWith("/webhooks") ? h.tokens.issueUserAccessToken(SELLER, WEBHOOKS_AUDIENCE, "bridge", ["pwd"]).accessToken : noMfa;
+        const res = await h.api<ErrorBody>("GET", path, undefined, { authorization: `Bearer ${token}` });
+        expect(res.status).toBe(401);
+        expect(res.body).toEqual({ code: MFA_REQUIRED_CODE, description: expect.stringMatching(/multi-factor authentication required/i), data: [], source: expect.any(String) });
+        expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      }
+      const created = await h.api("POST", "/v1.0/engagements/referrals", privateDeal(), { authorization: `Bearer ${noMfa}` });
+      expect(created.status).toBe(401);
+    });
+
+    it("still accepts an app-only token on the Webhooks API (MFA concerns App+User calls only)", async () => {
+      h.tokens.registerClient({ clientId: "bridge", clientSecret: "s" });
+      const app = h.tokens.clientCredentials({ clientId: "bridge", clientSecret: "s", resource: WEBHOOKS_AUDIENCE }).accessToken;
+      const res = await h.api("GET", "/webhooks/v1/registration", undefined, { authorization: `Bearer ${app}` });
+      expect(res.status).not.toBe(401);
     });
 
     it("refuses an expired token", async () => {

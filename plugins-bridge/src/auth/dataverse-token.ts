@@ -1,17 +1,12 @@
 /**
  * Dataverse tokens for the bridge's application user: MSAL client credentials (specs/dataverse.md
- * §4.10). MSAL insists on an https authority, so the authority is always the real login host; the
- * network client below sends MSAL's calls to the configured login URL instead, which is how the
- * sandbox's Entra emulator (plain http on localhost) is reached. Authority and cloud discovery
- * metadata are given up front so MSAL makes no discovery calls at all. The network client is also
- * where the outbound proxy applies (MSAL-node has no proxy setting of its own since v5): each call
- * goes through the proxy chosen for the URL it is sent to (../http/proxy).
+ * §4.10), reaching the configured login URL through msal.ts (the sandbox's Entra emulator too, and
+ * the outbound proxy: MSAL-node has no proxy setting of its own since v5).
  */
-import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from "@azure/msal-node";
+import { ConfidentialClientApplication } from "@azure/msal-node";
 import { AuthError, TransientError } from "../http/errors";
-import { outboundFetch } from "../http/proxy";
+import { authorityOptions, redirectingNetworkClient } from "./msal";
 
-const MSAL_HOST = "login.microsoftonline.com";
 /** MSAL's default tokenRenewalOffsetSeconds. */
 const RENEWAL_OFFSET_MS = 300_000;
 
@@ -22,31 +17,6 @@ export interface ClientCredentialsOptions {
   readonly clientSecret: string;
   /** e.g. https://contoso.crm.dynamics.com — the token's audience. */
   readonly resource: string;
-}
-
-function redirectingNetworkClient(loginUrl: string): INetworkModule {
-  const target = loginUrl.replace(/\/+$/, "");
-  const rewrite = (url: string) => url.replace(/^https:\/\/login\.microsoftonline\.com/i, target);
-  const toResponse = async <T>(res: Response): Promise<NetworkResponse<T>> => {
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
-    return { status: res.status, headers, body: (await res.json().catch(() => ({}))) as T };
-  };
-  return {
-    async sendGetRequestAsync<T>(url: string, options?: { headers?: Record<string, string> }) {
-      return toResponse<T>(await outboundFetch(rewrite(url), { headers: options?.headers, signal: AbortSignal.timeout(30_000) }));
-    },
-    async sendPostRequestAsync<T>(url: string, options?: { headers?: Record<string, string>; body?: string }) {
-      return toResponse<T>(
-        await outboundFetch(rewrite(url), {
-          method: "POST",
-          headers: options?.headers,
-          body: options?.body,
-          signal: AbortSignal.timeout(30_000),
-        }),
-      );
-    },
-  };
 }
 
 export class ClientCredentialsProvider {
@@ -61,28 +31,9 @@ export class ClientCredentialsProvider {
   private pending?: Promise<string>;
 
   constructor(private readonly options: ClientCredentialsOptions) {
-    const authority = `https://${MSAL_HOST}/${options.tenantId}`;
-    const base = `https://${MSAL_HOST}/${options.tenantId}`;
     this.scope = `${options.resource.replace(/\/+$/, "")}/.default`;
     this.app = new ConfidentialClientApplication({
-      auth: {
-        clientId: options.clientId,
-        clientSecret: options.clientSecret,
-        authority,
-        knownAuthorities: [MSAL_HOST],
-        cloudDiscoveryMetadata: JSON.stringify({
-          tenant_discovery_endpoint: `${base}/v2.0/.well-known/openid-configuration`,
-          "api-version": "1.1",
-          metadata: [{ preferred_network: MSAL_HOST, preferred_cache: MSAL_HOST, aliases: [MSAL_HOST] }],
-        }),
-        authorityMetadata: JSON.stringify({
-          token_endpoint: `${base}/oauth2/v2.0/token`,
-          authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
-          end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-          issuer: `https://${MSAL_HOST}/${options.tenantId}/v2.0`,
-          jwks_uri: `${base}/discovery/v2.0/keys`,
-        }),
-      },
+      auth: { clientId: options.clientId, clientSecret: options.clientSecret, ...authorityOptions(options.tenantId) },
       system: { networkClient: redirectingNetworkClient(options.loginUrl) },
     });
   }

@@ -91,6 +91,14 @@ export class RefreshTokenProvider {
   private async redeem(resource: string): Promise<CachedToken> {
     const o = this.options;
     const path = `/${encodeURIComponent(o.tenantId)}/oauth2/token`;
+    if (!this.refreshToken)
+      throw this.fail(
+        new AuthError("Partner Center is not signed in: run cosell-bridge login (docs/install.md), or set PARTNER_CENTER_REFRESH_TOKEN.", {
+          service: "entra",
+          method: "POST",
+          path,
+        }),
+      );
     const body = new URLSearchParams({
       grant_type: "refresh_token",
       client_id: o.clientId,
@@ -117,7 +125,7 @@ export class RefreshTokenProvider {
       if (res.status === 400 || res.status === 401)
         throw this.fail(
           new AuthError(
-            `Partner Center sign-in failed (${reason}). The service account's refresh token no longer works: sign the account in again and update PARTNER_CENTER_REFRESH_TOKEN (docs/install.md).`,
+            `Partner Center sign-in failed (${reason}). The service account's refresh token no longer works: sign the account in again with cosell-bridge login (docs/install.md).`,
             { ...details, status: res.status, code: e.success ? e.data.error : undefined },
           ),
         );

@@ -18,9 +18,11 @@ export const REFRESH_TOKEN_PURPOSE = "cosell:pc-refresh-token";
 const WHAT = `The Partner Center refresh token (store entry '${REFRESH_TOKEN_CURSOR}')`;
 
 const StoredRefreshToken = z.object({
-  /** sha256 of the PARTNER_CENTER_REFRESH_TOKEN it descends from. */
+  /** sha256 of the PARTNER_CENTER_REFRESH_TOKEN it descends from ("" hashed when none was configured). */
   configured: z.string(),
   token: z.string().min(1),
+  /** When it was stored: each rotation renews Entra's 90-day inactivity window (the status page shows it). */
+  storedAt: z.string().optional(),
 });
 type StoredRefreshToken = z.infer<typeof StoredRefreshToken>;
 
@@ -28,8 +30,8 @@ type StoredRefreshToken = z.infer<typeof StoredRefreshToken>;
 export type StoredTokenUpgrade = "encrypted" | "re-encrypted";
 
 export interface LoadedRefreshToken {
-  /** The token to sign in with. */
-  readonly refreshToken: string;
+  /** The token to sign in with; undefined when none is stored or configured (run `cosell-bridge login`). */
+  readonly refreshToken: string | undefined;
   /** Every token value read from the store (for the log's filter), including an outdated one. */
   readonly seen: readonly string[];
   readonly upgraded?: StoredTokenUpgrade;
@@ -43,12 +45,16 @@ export class StoredRefreshTokens {
   constructor(
     private readonly store: Pick<Store, "getCursor" | "setCursor">,
     private readonly vault: TokenVault,
-    private readonly configured: string,
+    /** PARTNER_CENTER_REFRESH_TOKEN, optional since `cosell-bridge login` stores the token itself. */
+    private readonly configured: string | undefined,
   ) {
-    this.configuredHash = sha256(configured);
+    this.configuredHash = sha256(configured ?? "");
   }
 
-  /** The newest token, unless the admin has configured a new one since it was stored. */
+  /**
+   * The newest token (from `cosell-bridge login` or rotated since), unless the admin has configured
+   * a different PARTNER_CENTER_REFRESH_TOKEN since it was stored.
+   */
   async load(): Promise<LoadedRefreshToken> {
     const saved = await this.store.getCursor(REFRESH_TOKEN_CURSOR);
     if (!saved) return { refreshToken: this.configured, seen: [] };
@@ -66,15 +72,28 @@ export class StoredRefreshTokens {
     if (!record) return { refreshToken: this.configured, seen: [] };
     if (upgraded) await this.write(record);
     return {
-      refreshToken: record.configured === this.configuredHash ? record.token : this.configured,
+      refreshToken: this.configured === undefined || record.configured === this.configuredHash ? record.token : this.configured,
       seen: [record.token],
       ...(upgraded ? { upgraded } : {}),
     };
   }
 
-  /** Keeps a rotated token, sealed with the current key. */
-  async save(token: string): Promise<void> {
-    await this.write({ configured: this.configuredHash, token });
+  /** Keeps a rotated (or signed-in) token, sealed with the current key. */
+  async save(token: string, now = new Date()): Promise<void> {
+    await this.write({ configured: this.configuredHash, token, storedAt: now.toISOString() });
+  }
+
+  /** When the stored token was last renewed, for the status page (never the token itself). */
+  async storedAt(): Promise<Date | undefined> {
+    const saved = await this.store.getCursor(REFRESH_TOKEN_CURSOR);
+    if (!saved || !TokenVault.isEnvelope(saved)) return undefined;
+    try {
+      const at = readRecord(this.vault.open(saved, REFRESH_TOKEN_PURPOSE, WHAT).plaintext)?.storedAt;
+      const date = at === undefined ? undefined : new Date(at);
+      return date && !Number.isNaN(date.getTime()) ? date : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async write(record: StoredRefreshToken): Promise<void> {

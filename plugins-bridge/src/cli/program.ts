@@ -4,6 +4,7 @@
  * list of problems and exits 2, never a stack trace.
  *
  *   serve                              the service: webhooks, worker, reconcile timer, status page
+ *   login [--auth-code]                sign the Partner Center service account in (MFA) and store its refresh token
  *   connect [--overwrite] [--dry-run]  register this bridge's URL with Partner Center and Dataverse
  *   backfill [--concurrency n]         sync every existing referral and record, with a progress bar
  *   reconcile                          one sweep for what webhooks missed, worked off at once
@@ -19,16 +20,18 @@ import { Command, CommanderError } from "commander";
 import cliProgress from "cli-progress";
 import { PRODUCT_VERSION } from "@cosell/contract";
 import { ConfigError, DATAVERSE_WEBHOOK_HEADER, loadConfig, type BridgeConfig } from "../config";
-import { SealedSecretError } from "../auth/token-vault";
+import { StoredRefreshTokens } from "../auth/stored-refresh-token";
+import { SealedSecretError, TokenVault } from "../auth/token-vault";
 import { connect, formatPlan } from "../connect";
 import { explain, formatExplanation } from "../engine/explain";
+import { LoginError, signInToPartnerCenter } from "../auth/partner-center-login";
 import { checkSignIn, createRuntime, type BridgeRuntime } from "../engine/runtime";
 import { startBridge } from "../index";
 import { MappingError } from "../mapping";
 import { createLogger } from "../observability/logger";
 import { configSecrets, describeConfig } from "../config";
 import { backfill, type BackfillProgress } from "../reconcile/backfill";
-import { JobNotFoundError, JobStateError, StoreOpenError } from "../store";
+import { JobNotFoundError, JobStateError, openStore, StoreOpenError, type Store } from "../store";
 
 export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
@@ -83,6 +86,11 @@ function startupError(err: unknown): unknown {
   return err;
 }
 
+/** `login` keeps the refresh token where the runtime keeps a rotated one, sealed the same way. */
+async function storeSignedInRefreshToken(store: Store, config: BridgeConfig, refreshToken: string): Promise<void> {
+  await new StoredRefreshTokens(store, new TokenVault(config.tokenKeys), config.partnerCenter.refreshToken).save(refreshToken);
+}
+
 function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
     const done = (signal: string) => {
@@ -132,6 +140,43 @@ export function buildProgram(io: CliIo): Command {
       log.info({ signal }, "stopping");
       await bridge.close();
       log.flush();
+    });
+
+  program
+    .command("login")
+    .description("sign the Partner Center service account in (with MFA) and store its refresh token for the bridge")
+    .option("--auth-code", "authorization code with a localhost redirect (prints the URL to open) instead of a device code")
+    .action(async (opts: { authCode?: boolean }) => {
+      const config = configOrExit(io.env);
+      let store: Store;
+      try {
+        store = await openStore(config.store, { maxAttempts: config.maxAttempts });
+      } catch (err) {
+        throw startupError(err);
+      }
+      try {
+        const signedIn = await signInToPartnerCenter({
+          loginUrl: config.loginUrl,
+          tenantId: config.partnerCenter.tenantId,
+          clientId: config.partnerCenter.clientId,
+          flow: opts.authCode ? "auth-code" : "device-code",
+          prompt: (text) => io.out(`${text}\n`),
+        });
+        await storeSignedInRefreshToken(store, config, signedIn.refreshToken);
+        io.out(
+          [
+            `Signed in to Partner Center as ${signedIn.account} (tenant ${signedIn.tenantId}), with MFA.`,
+            `The refresh token is stored in the bridge's ${store.kind} store; the bridge uses it from its next start (restart a running serve).`,
+            ...(config.partnerCenter.refreshToken ? ["PARTNER_CENTER_REFRESH_TOKEN is set: remove it, or the bridge goes back to it once it is changed."] : []),
+            "",
+          ].join("\n"),
+        );
+      } catch (err) {
+        if (err instanceof LoginError) throw new Exit(1, `cosell-bridge: ${err.message}`);
+        throw err;
+      } finally {
+        await store.close();
+      }
     });
 
   program
@@ -214,8 +259,10 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(io, async (rt) => {
         const [queue, signIn, dead, failures] = await Promise.all([rt.store.queueStats(), checkSignIn(rt), rt.store.listDeadLetters(20), rt.store.recentFailures(10)]);
+        const renewedAt = await rt.refreshTokens.storedAt();
         if (opts.json) {
-          io.out(`${JSON.stringify({ store: rt.store.kind, queue, signIn, deadLetters: dead, recentFailures: failures }, null, 2)}\n`);
+          const token = renewedAt ? { partnerCenterRefreshTokenStoredAt: renewedAt.toISOString() } : {};
+          io.out(`${JSON.stringify({ store: rt.store.kind, queue, signIn, ...token, deadLetters: dead, recentFailures: failures }, null, 2)}\n`);
         } else {
           const sign = (name: string, s: { ok: boolean; error?: string }) => `  ${name.padEnd(15)} ${s.ok ? "signed in" : `CANNOT SIGN IN: ${s.error ?? ""}`}`;
           io.out(
@@ -224,6 +271,7 @@ export function buildProgram(io: CliIo): Command {
               `queue            ${queue.queued} queued (${queue.ready} ready), ${queue.running} running, ${queue.dead} dead letters, lag ${(queue.lagMs / 1000).toFixed(1)} s`,
               "sign-in",
               sign("Partner Center", signIn.partnerCenter),
+              ...(renewedAt ? [`  ${"".padEnd(15)} refresh token renewed ${renewedAt.toISOString()} (Entra ID ends it after 90 days without use)`] : []),
               sign("Dynamics 365", signIn.dataverse),
               ...(failures.length ? ["recent failures", ...failures.map((f) => `  ${f.at.toISOString()} ${f.linkKey} ${f.message}`)] : []),
               "",

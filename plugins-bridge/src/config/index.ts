@@ -124,9 +124,8 @@ const EnvSchema = z.object({
   PARTNER_CENTER_TENANT_ID: z.string().min(1, "is required (your partner tenant id)"),
   PARTNER_CENTER_CLIENT_ID: z.string().min(1, "is required (app registration used for Partner Center App+User)"),
   PARTNER_CENTER_CLIENT_SECRET: z.string().min(1, "is required"),
-  PARTNER_CENTER_REFRESH_TOKEN: z
-    .string()
-    .min(1, "is required (refresh token of the Referrals admin service account; see docs/install.md)"),
+  // Optional: `cosell-bridge login` signs the service account in (MFA) and stores its refresh token.
+  PARTNER_CENTER_REFRESH_TOKEN: z.string().optional(),
   // The bridge keeps the newest (rotated) refresh token in its store, sealed with this key.
   COSELL_TOKEN_KEY: tokenKey(TOKEN_KEY_VARIABLE, false),
   COSELL_TOKEN_KEY_PREVIOUS: tokenKey(PREVIOUS_TOKEN_KEY_VARIABLE, true),
@@ -173,7 +172,8 @@ export interface BridgeConfig {
     tenantId: string;
     clientId: string;
     clientSecret: string;
-    refreshToken: string;
+    /** Unset when the token comes from `cosell-bridge login` (kept in the store). */
+    refreshToken: string | undefined;
     apiUrl: string;
     webhooksUrl: string;
     referralLinkTemplate: string;
@@ -318,7 +318,7 @@ export function configSecrets(c: BridgeConfig): string[] {
     ...tokenKeyForms(c.tokenKeys.current),
     ...(c.tokenKeys.previous ? tokenKeyForms(c.tokenKeys.previous) : []),
     ...[c.outboundProxy?.httpsProxy, c.outboundProxy?.httpProxy].map((u) => (u ? decodeURIComponent(new URL(u).password) : "")),
-  ].filter((s) => s.length > 0);
+  ].filter((s): s is string => s !== undefined && s.length > 0);
 }
 
 /** The configuration as it may be printed: secrets replaced by a marker. */

@@ -42,6 +42,8 @@ export interface BridgeRuntime {
   readonly store: Store;
   readonly metrics: BridgeMetrics;
   readonly partnerCenterTokens: RefreshTokenProvider;
+  /** The Partner Center refresh token as the store keeps it (sealed): `login` saves, the status page reads its age. */
+  readonly refreshTokens: StoredRefreshTokens;
   readonly dataverseTokens: ClientCredentialsProvider;
   readonly partnerCenterClient: PartnerCenterClient;
   readonly dataverseClient: DataverseClient;
@@ -69,8 +71,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     const storedTokens = new StoredRefreshTokens(store, vault, config.partnerCenter.refreshToken);
     const loaded = await storedTokens.load();
     for (const t of loaded.seen) log.addSecret(t);
-    const refreshToken = loaded.refreshToken;
-    log.addSecret(refreshToken);
+    const refreshToken = loaded.refreshToken ?? "";
+    if (refreshToken) log.addSecret(refreshToken);
     if (loaded.upgraded === "encrypted") log.info({ keyId: vault.keyId }, "the stored Partner Center refresh token was in plain text: now encrypted with COSELL_TOKEN_KEY");
     if (loaded.upgraded === "re-encrypted") log.info({ keyId: vault.keyId }, "the stored Partner Center refresh token was encrypted with COSELL_TOKEN_KEY_PREVIOUS: now with COSELL_TOKEN_KEY");
     const partnerCenterTokens = new RefreshTokenProvider({
@@ -149,6 +151,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       store,
       metrics,
       partnerCenterTokens,
+      refreshTokens: storedTokens,
       dataverseTokens,
       partnerCenterClient,
       dataverseClient,

@@ -67,10 +67,20 @@ export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** Partner Center's 401 for an App+User token whose sign-in did not pass MFA (enforced since 2026-04-01). */
+export const MFA_REQUIRED_CODE = "900421";
+
 const describePcError = (status: number, body: unknown) => {
   const b = (body ?? {}) as { code?: unknown; description?: unknown; message?: unknown };
+  const code = b.code === undefined ? undefined : String(b.code);
+  if (status === 401 && code === MFA_REQUIRED_CODE)
+    return {
+      code,
+      message:
+        "Partner Center requires multi-factor authentication for App+User calls (error 900421): the service account's refresh token comes from a sign-in without MFA. Run cosell-bridge login and sign in with MFA (docs/install.md).",
+    };
   const message = [b.description, b.message].find((x): x is string => typeof x === "string") ?? `HTTP ${status}`;
-  return { message, code: b.code === undefined ? undefined : String(b.code) };
+  return { message, code };
 };
 
 export class PartnerCenterClient {

@@ -149,7 +149,19 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
       store.listDeadLetters(100),
       checkSignIn(rt),
     ]);
-    return { instanceId: config.instanceId, queue, recent, failures, deadLetters, signIn, formToken: csrf, ...(message ? { message } : {}) };
+    // Read after the sign-in check, which may just have renewed it.
+    const storedAt = await rt.refreshTokens.storedAt();
+    return {
+      instanceId: config.instanceId,
+      queue,
+      recent,
+      failures,
+      deadLetters,
+      signIn,
+      formToken: csrf,
+      ...(storedAt ? { refreshTokenStoredAt: storedAt } : {}),
+      ...(message ? { message } : {}),
+    };
   };
 
   app.get("/", { preHandler: guard }, async (req, reply) => {
@@ -161,7 +173,15 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
 
   app.get("/admin/status", { preHandler: guard }, async () => {
     const v = await statusView();
-    return { instanceId: v.instanceId, queue: v.queue, signIn: v.signIn, recent: v.recent, failures: v.failures, deadLetters: v.deadLetters };
+    return {
+      instanceId: v.instanceId,
+      queue: v.queue,
+      signIn: v.signIn,
+      ...(v.refreshTokenStoredAt ? { partnerCenterRefreshTokenStoredAt: v.refreshTokenStoredAt.toISOString() } : {}),
+      recent: v.recent,
+      failures: v.failures,
+      deadLetters: v.deadLetters,
+    };
   });
 
   app.get("/admin/dead-letters", { preHandler: guard }, async () => ({ value: await store.listDeadLetters(1000) }));

@@ -13,6 +13,25 @@ export interface StatusView {
   readonly deadLetters: readonly Job[];
   readonly formToken: string;
   readonly message?: string;
+  /** When the stored Partner Center refresh token was last renewed, if one is stored. */
+  readonly refreshTokenStoredAt?: Date;
+  readonly now?: Date;
+}
+
+const DAY_MS = 86_400_000;
+/** Entra ID ends a refresh token unused for this long (sliding: every use renews it). */
+export const REFRESH_TOKEN_INACTIVITY_DAYS = 90;
+/** A running bridge renews its token about hourly; this long without renewal means it is not being used. */
+const STALE_AFTER_DAYS = 7;
+
+/** The refresh token's age in words: fine while renewed, a warning once it stops being renewed. */
+export function refreshTokenLine(storedAt: Date | undefined, now: Date): string {
+  if (!storedAt) return `<li class="empty">Partner Center refresh token: none stored (configured one in use, or run <code>cosell-bridge login</code>).</li>`;
+  const ends = new Date(storedAt.getTime() + REFRESH_TOKEN_INACTIVITY_DAYS * DAY_MS);
+  const days = Math.floor((now.getTime() - storedAt.getTime()) / DAY_MS);
+  const when = `renewed ${time(storedAt)} UTC; Entra ID ends it after ${REFRESH_TOKEN_INACTIVITY_DAYS} days without use (on ${time(ends)} UTC unless used again)`;
+  if (days < STALE_AFTER_DAYS) return `<li class="ok">Partner Center refresh token: ${when}.</li>`;
+  return `<li class="error"><strong>Partner Center refresh token not renewed for ${days} days:</strong> ${when}. Check the Partner Center sign-in above; if it fails, run <code>cosell-bridge login</code>.</li>`;
 }
 
 export function escapeHtml(value: unknown): string {
@@ -60,7 +79,7 @@ tr.error td{background:#fdecea}tr.skipped td{background:#fff8e1}tr.conflict td{b
 </style></head><body>
 <h1>cosell-bridge <small>${escapeHtml(v.instanceId)}</small></h1>
 ${v.message ? `<p class="message">${escapeHtml(v.message)}</p>` : ""}
-<ul>${health("Partner Center", v.signIn.partnerCenter)}${health("Dynamics 365", v.signIn.dataverse)}</ul>
+<ul>${health("Partner Center", v.signIn.partnerCenter)}${refreshTokenLine(v.refreshTokenStoredAt, v.now ?? new Date())}${health("Dynamics 365", v.signIn.dataverse)}</ul>
 <p class="stats"><span>Queued: <b>${q.queued}</b></span><span>Ready: <b>${q.ready}</b></span><span>Running: <b>${q.running}</b></span><span>Dead letters: <b>${q.dead}</b></span><span>Lag: <b>${(q.lagMs / 1000).toFixed(1)} s</b></span></p>
 <form method="post" action="/admin/reconcile"><input type="hidden" name="csrf" value="${escapeHtml(v.formToken)}"><button type="submit">Reconcile now</button></form>
 <h2>Dead letters</h2>${deadRows(v.deadLetters, v.formToken)}

@@ -1,2 +1,3 @@
 export * from "./token-service";
+export * from "./sign-ins";
 export * from "./server";

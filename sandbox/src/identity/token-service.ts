@@ -7,8 +7,12 @@
  *    service principal (Dataverse maps it to the application user);
  *  - refresh token grant (v1 `resource=` and v2 `scope=`) → user token + a *rotated* refresh token;
  *    the old refresh token keeps working until revoked, as Entra's do;
+ *  - the password grant (ROPC) of a registered user → a token without MFA, as ROPC cannot prompt;
+ *  - `amr` on user tokens: `["pwd","mfa"]` after an MFA sign-in, `["pwd"]` after the password grant,
+ *    and a refresh token remembers which (tokens redeemed from it carry the same `amr`);
  *  - expiry (`exp`), audience (`aud`) and signature checked by the resource.
- * Not emulated: authorization-code sign-in, MFA, conditional access, certificate credentials.
+ * Not emulated: conditional access, certificate credentials. Interactive sign-ins (device code,
+ * authorization code with PKCE) live in sign-ins.ts.
  */
 import { createSign, createVerify, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from "node:crypto";
 
@@ -39,6 +43,8 @@ export interface TokenClaims {
   readonly upn?: string;
   readonly name?: string;
   readonly scp?: string;
+  /** Authentication methods of the user's sign-in (`pwd`, `mfa`); user tokens only. */
+  readonly amr?: readonly string[];
   readonly iat: number;
   readonly nbf: number;
   readonly exp: number;
@@ -52,10 +58,26 @@ export interface IssuedToken {
   readonly claims: TokenClaims;
 }
 
+export type TokenErrorCode =
+  | "invalid_client"
+  | "invalid_grant"
+  | "invalid_request"
+  | "unsupported_grant_type"
+  | "unsupported_response_type"
+  | "unauthorized_client"
+  | "invalid_scope"
+  // device code flow (RFC 8628 and Entra's own)
+  | "authorization_pending"
+  | "authorization_declined"
+  | "expired_token"
+  | "bad_verification_code";
+
 export class TokenError extends Error {
   constructor(
-    readonly code: "invalid_client" | "invalid_grant" | "invalid_request" | "unsupported_grant_type" | "invalid_scope",
+    readonly code: TokenErrorCode,
     message: string,
+    /** Entra's `suberror`, e.g. `consent_required`. */
+    readonly suberror?: string,
   ) {
     super(message);
     this.name = "TokenError";
@@ -72,7 +94,25 @@ export interface TokenVerifier {
 interface RefreshGrant {
   readonly clientId: string;
   readonly user: SandboxUser;
+  /** How the sign-in that minted the first token of this chain authenticated the user. */
+  readonly amr: readonly string[];
   revoked: boolean;
+}
+
+/** `amr` of an interactive sign-in that passed MFA, and of one (or a password grant) that did not. */
+export const MFA_AMR: readonly string[] = Object.freeze(["pwd", "mfa"]);
+export const PASSWORD_AMR: readonly string[] = Object.freeze(["pwd"]);
+export const hasMfa = (claims: Pick<TokenClaims, "amr">): boolean => (claims.amr ?? []).includes("mfa");
+
+/** `https://org.crm.dynamics.com/.default` → `https://org.crm.dynamics.com`; space-separated scopes allowed. */
+export function resourceFromScope(scope: string | undefined): string | undefined {
+  if (!scope) return undefined;
+  for (const s of scope.split(/\s+/)) {
+    if (!/^https?:\/\//i.test(s)) continue; // openid, offline_access, profile
+    const u = new URL(s);
+    return `${u.protocol}//${u.host}`;
+  }
+  return undefined;
 }
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString("base64url");
@@ -91,6 +131,7 @@ export class TokenService implements TokenVerifier {
   readonly keyId = randomUUID();
   private readonly clients = new Map<string, ConfidentialClient>();
   private readonly refreshGrants = new Map<string, RefreshGrant>();
+  private readonly users = new Map<string, { user: SandboxUser; password?: string }>();
   private accessTokenLifetime: number;
   private readonly issuerBase: string;
   private readonly now: () => number;
@@ -123,12 +164,29 @@ export class TokenService implements TokenVerifier {
     return this.clients.get(clientId);
   }
 
-  /** What an admin gets once after signing in the service account interactively (the sign-in itself is not emulated). */
-  issueRefreshToken(clientId: string, user: SandboxUser): string {
+  /**
+   * What an admin gets once after signing in the service account interactively, without going
+   * through a sign-in flow: by default from a sign-in with MFA (the Secure Application Model);
+   * `mfa: false` for one that did not pass MFA.
+   */
+  issueRefreshToken(clientId: string, user: SandboxUser, options: { mfa?: boolean } = {}): string {
     if (!this.clients.has(clientId)) throw new TokenError("invalid_client", `AADSTS700016: Application '${clientId}' not found.`);
+    return this.newRefreshToken(clientId, user, options.mfa === false ? PASSWORD_AMR : MFA_AMR);
+  }
+
+  private newRefreshToken(clientId: string, user: SandboxUser, amr: readonly string[]): string {
     const token = `0.sandbox.${b64url(randomBytes(48))}`;
-    this.refreshGrants.set(token, { clientId, user, revoked: false });
+    this.refreshGrants.set(token, { clientId, user, amr, revoked: false });
     return token;
+  }
+
+  /** A user of the directory; with a password, one who may also use the password grant. */
+  registerUser(user: SandboxUser, password?: string): void {
+    this.users.set(user.userPrincipalName.toLowerCase(), { user, ...(password !== undefined ? { password } : {}) });
+  }
+
+  findUser(userPrincipalName: string): SandboxUser | undefined {
+    return this.users.get(userPrincipalName.toLowerCase())?.user;
   }
 
   revokeRefreshToken(token: string): void {
@@ -148,6 +206,11 @@ export class TokenService implements TokenVerifier {
     if (!clientSecret || clientSecret !== client.clientSecret)
       throw new TokenError("invalid_client", "AADSTS7000215: Invalid client secret provided.");
     return client;
+  }
+
+  /** Throws `invalid_client` unless the secret is the client's. */
+  clientCredentialsCheck(clientId: string | undefined, clientSecret: string | undefined): void {
+    this.authenticateClient(clientId, clientSecret);
   }
 
   clientCredentials(params: { clientId?: string; clientSecret?: string; resource: string }): IssuedToken {
@@ -177,27 +240,44 @@ export class TokenService implements TokenVerifier {
         "invalid_grant",
         "AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
       );
+    return this.userTokens(client.clientId, grant.user, grant.amr, params.resource);
+  }
+
+  /**
+   * The password grant (ROPC): no MFA prompt is possible, so the token's `amr` is `["pwd"]` (real
+   * Entra refuses ROPC outright for a user whom policy requires MFA of; here the resource decides).
+   */
+  password(params: { clientId?: string; clientSecret?: string; username?: string; password?: string; resource: string }): IssuedToken & { refreshToken: string } {
+    const client = this.authenticateClient(params.clientId, params.clientSecret);
+    const entry = params.username ? this.users.get(params.username.toLowerCase()) : undefined;
+    if (!entry || entry.password === undefined || entry.password !== params.password)
+      throw new TokenError("invalid_grant", "AADSTS50126: Error validating credentials due to invalid username or password.");
+    return this.userTokens(client.clientId, entry.user, PASSWORD_AMR, params.resource);
+  }
+
+  /** An access token and a fresh refresh token (same `amr`) for a user signed in to a client. */
+  userTokens(clientId: string, user: SandboxUser, amr: readonly string[], resource: string): IssuedToken & { refreshToken: string } {
     const token = this.sign({
-      aud: params.resource,
-      tid: grant.user.tenantId,
-      appid: client.clientId,
-      oid: grant.user.objectId,
-      sub: grant.user.objectId,
+      aud: resource,
+      tid: user.tenantId,
+      appid: clientId,
+      oid: user.objectId,
+      sub: user.objectId,
       idtyp: "user",
-      upn: grant.user.userPrincipalName,
-      name: grant.user.displayName,
+      upn: user.userPrincipalName,
+      name: user.displayName,
       scp: "user_impersonation",
+      amr,
     });
-    const rotated = `0.sandbox.${b64url(randomBytes(48))}`;
-    this.refreshGrants.set(rotated, { clientId: client.clientId, user: grant.user, revoked: false });
-    return { ...token, refreshToken: rotated };
+    return { ...token, refreshToken: this.newRefreshToken(clientId, user, amr) };
   }
 
   /**
    * A user's access token for a resource, as if the user had signed in interactively (the sandbox's
-   * stand-in for a seller in the browser or a Microsoft seller). No refresh token.
+   * stand-in for a seller in the browser or a Microsoft seller), with MFA unless `amr` says otherwise.
+   * No refresh token.
    */
-  issueUserAccessToken(user: SandboxUser, resource: string, clientId = "sandbox-interactive"): IssuedToken {
+  issueUserAccessToken(user: SandboxUser, resource: string, clientId = "sandbox-interactive", amr: readonly string[] = MFA_AMR): IssuedToken {
     return this.sign({
       aud: resource,
       tid: user.tenantId,
@@ -208,7 +288,35 @@ export class TokenService implements TokenVerifier {
       upn: user.userPrincipalName,
       name: user.displayName,
       scp: "user_impersonation",
+      amr,
     });
+  }
+
+  /** The OpenID Connect id token of an interactive sign-in (v2.0 shape; MSAL reads it, nobody verifies it). */
+  idToken(clientId: string, user: SandboxUser, nonce?: string): string {
+    const iat = Math.floor(this.now() / 1000);
+    const claims = {
+      aud: clientId,
+      iss: `${this.issuerBase}/${user.tenantId}/v2.0`,
+      iat,
+      nbf: iat,
+      exp: iat + 3600,
+      name: user.displayName,
+      oid: user.objectId,
+      preferred_username: user.userPrincipalName,
+      sub: user.objectId,
+      tid: user.tenantId,
+      ver: "2.0",
+      ...(nonce !== undefined ? { nonce } : {}),
+    };
+    return this.signJwt(claims);
+  }
+
+  private signJwt(claims: object): string {
+    const header = { typ: "JWT", alg: "RS256", kid: this.keyId };
+    const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signature = createSign("RSA-SHA256").update(body).sign(this.privateKey);
+    return `${body}.${b64url(signature)}`;
   }
 
   private sign(claims: Omit<TokenClaims, "iss" | "iat" | "nbf" | "exp" | "uti">): IssuedToken {
@@ -221,11 +329,8 @@ export class TokenService implements TokenVerifier {
       exp: iat + this.accessTokenLifetime,
       uti: b64url(randomBytes(12)),
     };
-    const header = { typ: "JWT", alg: "RS256", kid: this.keyId };
-    const body = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(full))}`;
-    const signature = createSign("RSA-SHA256").update(body).sign(this.privateKey);
     return {
-      accessToken: `${body}.${b64url(signature)}`,
+      accessToken: this.signJwt(full),
       expiresIn: this.accessTokenLifetime,
       expiresOn: full.exp,
       claims: full,

@@ -29,7 +29,8 @@ const STATUS: Record<ErrorCode, number> = {
 };
 
 export interface ErrorBody {
-  readonly code: string;
+  /** A name (`Unauthorized`, …) or one of Partner Center's numbered codes (`900421`: MFA required). */
+  readonly code: string | number;
   readonly description: string;
   readonly data: readonly unknown[];
   readonly source: string;
@@ -42,21 +43,37 @@ export class PartnerCenterError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly description: string,
-    options?: { cause?: unknown; data?: readonly unknown[]; headers?: Readonly<Record<string, string>> },
+    options?: { cause?: unknown; data?: readonly unknown[]; headers?: Readonly<Record<string, string>>; bodyCode?: number },
   ) {
     super(description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = STATUS[code];
     this.data = options?.data ?? [];
     this.headers = options?.headers ?? {};
+    this.bodyCode = options?.bodyCode;
   }
+
+  /** The numbered code the body carries instead of the name, where Partner Center has one. */
+  readonly bodyCode: number | undefined;
 
   readonly data: readonly unknown[];
   readonly headers: Readonly<Record<string, string>>;
 
   body(source = "PartnerCenter"): ErrorBody {
-    return { code: this.code, description: this.description.slice(0, 1024), data: this.data, source };
+    return { code: this.bodyCode ?? this.code, description: this.description.slice(0, 1024), data: this.data, source };
   }
 }
+
+/**
+ * Partner Center's answer to an App+User token whose sign-in did not pass MFA (enforced since
+ * 2026-04-01): 401 with error code 900421. The description's wording is ours (UNVERIFIED).
+ */
+export const MFA_REQUIRED_CODE = 900421;
+export const mfaRequired = (): PartnerCenterError =>
+  new PartnerCenterError(
+    "Unauthorized",
+    "Multi-factor authentication required: App+User calls to Partner Center need an access token whose sign-in passed MFA (amr claim 'mfa'). Sign the account in again with MFA.",
+    { bodyCode: MFA_REQUIRED_CODE },
+  );
 
 export const badRequest = (description: string, cause?: unknown): PartnerCenterError =>
   new PartnerCenterError("BadRequest", description, { cause });

@@ -18,7 +18,7 @@ export {
   type CertificateAuthority,
   type DispatchIdentity,
 } from "./certificate";
-export { PartnerCenterError, type ErrorBody } from "./errors";
+export { MFA_REQUIRED_CODE, PartnerCenterError, type ErrorBody } from "./errors";
 export { ALLOWED_SUBSTATUS, STATUS_TRANSITIONS } from "./referral-rules";
 export {
   REFERRAL_STATUSES,

@@ -13,11 +13,11 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import { FaultInjector, type FaultSettingsInput } from "../faults";
-import type { TokenClaims, TokenVerifier } from "../identity";
+import { hasMfa, type TokenClaims, type TokenVerifier } from "../identity";
 import { evaluateFilter, selectProperties, type FilterExpression } from "../odata";
 import { createDispatchIdentity, CERTIFICATE_FILE_NAME, type DispatchIdentity } from "./certificate";
 import { Clock, parseServerInstant } from "./clock";
-import { PartnerCenterError, badRequest, notFound } from "./errors";
+import { PartnerCenterError, badRequest, mfaRequired, notFound } from "./errors";
 import { readListQuery, SkipTokens } from "./list-query";
 import type { Referral } from "./referral-shape";
 import { ReferralService, type Commit, type Partner } from "./referral-service";
@@ -308,6 +308,8 @@ export async function startPartnerCenterEmulator(options: PartnerCenterEmulatorO
     if (!result.ok) throw new PartnerCenterError("Unauthorized", `Authentication failed: ${result.reason}.`);
     if (userOnly && result.claims.idtyp !== "user" && !options.allowAppOnlyReferrals)
       throw new PartnerCenterError("Forbidden", "The Referrals API supports App+User authentication only; an app-only token was presented.");
+    // Every App+User call, on both hosts, needs a sign-in that passed MFA; app-only tokens are not affected.
+    if (result.claims.idtyp === "user" && !hasMfa(result.claims)) throw mfaRequired();
     return result.claims;
   };
   const referralsAuth = (req: FastifyRequest): void => void authenticate(req, REFERRALS_AUDIENCE, true);
