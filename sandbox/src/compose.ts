@@ -380,7 +380,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           `/${SOLUTION_CATALOG_TABLE.entitySetName}`,
           {
             [SolutionCatalogColumn.name]: s.name,
-            [SolutionCatalogColumn.solutionId]: s.solutionId,
+            [SolutionCatalogColumn.solutionCode]: s.solutionId,
             [SolutionCatalogColumn.publisher]: s.publisher,
             [SolutionCatalogColumn.isActive]: true,
           },
