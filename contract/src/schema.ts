@@ -74,6 +74,13 @@ export const ReferralAction = {
 } as const;
 export type ReferralActionValue = (typeof ReferralAction)[keyof typeof ReferralAction];
 
+/** What a catalogue solution is: Partner Center co-sells IP solutions and Services solutions. */
+export const SolutionType = {
+  IP: optionValue(0),
+  Services: optionValue(1),
+} as const;
+export type SolutionTypeValue = (typeof SolutionType)[keyof typeof SolutionType];
+
 /** The "How can Microsoft help?" options with Partner Center's assistanceRequestCode values. */
 export const HELP_NEEDED_OPTIONS: readonly ChoiceOption[] = [
       { value: HelpNeeded.NoHelpNeeded, label: "No help needed" },
@@ -122,6 +129,15 @@ export const GLOBAL_CHOICES = {
     options: [
       { value: ReferralAction.Accept, label: "Accept" },
       { value: ReferralAction.Decline, label: "Decline" },
+    ],
+  },
+  solutionType: {
+    name: "cosell_solutiontype",
+    displayName: "Solution type",
+    description: "Whether a co-sell solution is an IP solution or a Services solution.",
+    options: [
+      { value: SolutionType.IP, label: "IP" },
+      { value: SolutionType.Services, label: "Services" },
     ],
   },
 } as const satisfies Record<string, GlobalChoice>;
@@ -328,7 +344,8 @@ export const LEAD_COLUMNS: readonly ColumnDefinition[] = [
 
 export const SolutionCatalogColumn = {
   name: "cosell_name",
-  solutionId: "cosell_solutionid",
+  solutionCode: "cosell_solutioncode",
+  solutionType: "cosell_solutiontype",
   publisher: "cosell_publisher",
   isActive: "cosell_isactive",
 } as const;
@@ -338,18 +355,18 @@ export const SOLUTION_CATALOG_TABLE = {
   schemaName: "cosell_Solution",
   entitySetName: "cosell_solutions",
   /**
-   * DESIGN §2 fixes `cosell_solutionid` as the Text 50 SOL-id column. Dataverse would name a new
-   * table's primary key `<table>id` = `cosell_solutionid` too, so the two collide in a real
-   * environment; see docs/decisions.md ("catalogue primary key"). Until the contract changes, the
-   * package declares the primary key under this name.
+   * The GUID Dataverse gives every table as `<table>id` (DESIGN §2); no column may take this name.
+   * Until 2026-12 the SOL-… text column was called `cosell_solutionid` and collided with it; it is
+   * now `cosell_solutioncode` (docs/upgrade.md says what an existing environment must do).
    */
-  primaryIdAttribute: "cosell_solutionrecordid",
+  primaryIdAttribute: "cosell_solutionid",
   displayName: "Co-sell solution",
   displayCollectionName: "Co-sell solutions",
   description: "Catalogue of Partner Center co-sell solutions (SOL-… ids) that sellers pick from.",
   primaryName: /* @__PURE__ */ column("cosell_Name", "Name", /* @__PURE__ */ text(200), "Solution name."),
   columns: [
-    /* @__PURE__ */ column("cosell_SolutionId", "Solution ID", /* @__PURE__ */ text(50), "Partner Center solution id, e.g. SOL-15974-MQF."),
+    /* @__PURE__ */ column("cosell_SolutionCode", "Solution code", /* @__PURE__ */ text(50), "Partner Center solution id, e.g. SOL-15974-MQF."),
+    /* @__PURE__ */ column("cosell_SolutionType", "Solution type", { kind: "choice", globalChoice: "solutionType" }, "IP or Services solution."),
     /* @__PURE__ */ column("cosell_Publisher", "Publisher", /* @__PURE__ */ text(200), "Who publishes the solution."),
     /* @__PURE__ */ column("cosell_IsActive", "Active", /* @__PURE__ */ yesNo(true), "Offered to sellers in the picker."),
   ] as readonly ColumnDefinition[],
@@ -397,11 +414,11 @@ export const ALTERNATE_KEYS = {
     displayName: "Referral identifier",
     attributes: [LeadColumn.referralId],
   },
-  solutionId: {
+  solutionCode: {
     table: SOLUTION_CATALOG_TABLE.logicalName,
-    logicalName: "cosell_solution_solutionid",
-    displayName: "Solution ID",
-    attributes: [SolutionCatalogColumn.solutionId],
+    logicalName: "cosell_solution_solutioncode",
+    displayName: "Solution code",
+    attributes: [SolutionCatalogColumn.solutionCode],
   },
 } as const satisfies Record<string, AlternateKeyDefinition>;
 

@@ -68,8 +68,8 @@ function entityFile(t: TableSpec): string {
   const byLogical = [...t.columns].sort((a, b) => a.logicalName.localeCompare(b.logicalName));
   const attributeNames = [
     ...byLogical.map((c) => ({ member: c.schemaName, logical: c.logicalName })),
-    // The contract names the primary key but not its schema name; the logical name stands in.
-    { member: t.primaryIdAttribute, logical: t.primaryIdAttribute },
+    // The primary key, under the schema name Dataverse gives it: `<table schema name>Id`.
+    { member: `${t.schemaName}Id`, logical: t.primaryIdAttribute },
   ].sort((a, b) => a.logical.localeCompare(b.logical));
   return [
     HEADER.trimEnd(),

@@ -25,6 +25,8 @@ import {
   SOLUTION,
   SOLUTION_CATALOG_TABLE,
   SolutionCatalogColumn,
+  SolutionType,
+  type SolutionTypeValue,
   SystemColumn,
   Table,
   type EnvironmentVariableName,
@@ -159,8 +161,10 @@ export interface Sandbox {
 
 export interface CatalogueSolution {
   readonly name: string;
+  /** The Partner Center solution id (SOL-…), kept in `cosell_solutioncode`. */
   readonly solutionId: string;
   readonly publisher: string;
+  readonly type?: SolutionTypeValue;
 }
 
 /** The first solution of the sample catalogue: the one test referrals and opportunities name. */
@@ -169,9 +173,9 @@ export const SAMPLE_SOLUTION_ID = "SOL-15974-MQF";
 /** The catalogue a partner would keep: what its sellers may pick in the section's solution picker. */
 export function sampleSolutions(): CatalogueSolution[] {
   return [
-    { name: "Contoso Data Estate", solutionId: SAMPLE_SOLUTION_ID, publisher: "Contoso" },
-    { name: "Contoso Field Service", solutionId: "SOL-27391-KTR", publisher: "Contoso" },
-    { name: "Fabrikam Analytics", solutionId: "SOL-34104-EBB", publisher: "Fabrikam" },
+    { name: "Contoso Data Estate", solutionId: SAMPLE_SOLUTION_ID, publisher: "Contoso", type: SolutionType.IP },
+    { name: "Contoso Field Service", solutionId: "SOL-27391-KTR", publisher: "Contoso", type: SolutionType.Services },
+    { name: "Fabrikam Analytics", solutionId: "SOL-34104-EBB", publisher: "Fabrikam", type: SolutionType.IP },
   ];
 }
 
@@ -394,8 +398,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           `/${SOLUTION_CATALOG_TABLE.entitySetName}`,
           {
             [SolutionCatalogColumn.name]: s.name,
-            [SolutionCatalogColumn.solutionId]: s.solutionId,
+            [SolutionCatalogColumn.solutionCode]: s.solutionId,
             [SolutionCatalogColumn.publisher]: s.publisher,
+            ...(s.type === undefined ? {} : { [SolutionCatalogColumn.solutionType]: s.type }),
             [SolutionCatalogColumn.isActive]: true,
           },
           { as: "admin" },

@@ -108,7 +108,7 @@ describe("faults and control routes", () => {
   it("keeps the contract provisioning with ?keep=customizations", async () => {
     h.dv.provisionContract();
     const set = SOLUTION_CATALOG_TABLE.entitySetName;
-    expect((await h.api("POST", set, { body: { [SolutionCatalogColumn.name]: "x", [SolutionCatalogColumn.solutionId]: "SOL-1-A" } })).status).toBe(204);
+    expect((await h.api("POST", set, { body: { [SolutionCatalogColumn.name]: "x", [SolutionCatalogColumn.solutionCode]: "SOL-1-A" } })).status).toBe(204);
     expect((await control("POST", "reset?keep=customizations")).status).toBe(204);
     expect(h.dv.schema.entity(SOLUTION_CATALOG_TABLE.logicalName)).toBeDefined();
     expect((await h.api("GET", `${set}?$select=${SolutionCatalogColumn.name}`)).json.value).toEqual([]);

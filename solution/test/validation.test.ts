@@ -95,6 +95,36 @@ describe("rules the XSD cannot express (each with a broken package)", () => {
     expect(issues[0]!.element).toMatch(/customizations\.xml: .*Entity\[Lead\].*attribute\[new_Audit\]$/);
   });
 
+  test("primary-key: a column that takes the name of its table's primary key", () => {
+    const files = broken("customizations.xml", (s) =>
+      s
+        .replace('<attribute PhysicalName="cosell_SolutionCode">', '<attribute PhysicalName="cosell_SolutionId">')
+        .replace("<LogicalName>cosell_solutioncode</LogicalName>", "<LogicalName>cosell_solutionid</LogicalName>"),
+    );
+    const issues = issuesFor(files, "primary-key");
+    expect(issues).toEqual([
+      {
+        rule: "primary-key",
+        element: "customizations.xml: ImportExportXml/Entities/Entity[cosell_Solution]/attribute[cosell_SolutionId]",
+        message: 'table "cosell_Solution": column "cosell_solutionid" takes the name of the table\'s primary key; rename the column',
+      },
+    ]);
+    expect(() => validatePackage("broken.zip", files, { expectManaged: true, schemaDir: path.join(os.tmpdir(), "no-such-shared") })).toThrow(
+      /\[primary-key\] .*Entity\[cosell_Solution\].*column "cosell_solutionid" takes the name of the table's primary key/,
+    );
+  });
+
+  test("primary-key: a primary key Dataverse would not have named so (the package before 2026-12)", () => {
+    const files = broken("customizations.xml", (s) =>
+      s
+        .replace('<attribute PhysicalName="cosell_SolutionId">', '<attribute PhysicalName="cosell_solutionrecordid">')
+        .replace(/<LogicalName>cosell_solutionid<\/LogicalName>/, "<LogicalName>cosell_solutionrecordid</LogicalName>"),
+    );
+    expect(issuesFor(files, "primary-key").map((i) => i.message)).toEqual([
+      'table "cosell_Solution": primary key "cosell_solutionrecordid" must be named cosell_solutionid, as Dataverse names it',
+    ]);
+  });
+
   test("prefix: a global choice without cosell_", () => {
     const files = broken("customizations.xml", (s) => s.replace('<optionset Name="cosell_syncstate"', '<optionset Name="syncstate"'));
     expect(issuesFor(files, "prefix").map((i) => i.element)).toContain("customizations.xml: ImportExportXml/optionsets/optionset[syncstate]");

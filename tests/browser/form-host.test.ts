@@ -103,7 +103,7 @@ describeWithChromium("form-host")("the Partner Center section on the sandbox for
         SOLUTION_CATALOG_TABLE.entitySetName,
         {
           [SolutionCatalogColumn.name]: name,
-          [SolutionCatalogColumn.solutionId]: id,
+          [SolutionCatalogColumn.solutionCode]: id,
           [SolutionCatalogColumn.publisher]: publisher,
           [SolutionCatalogColumn.isActive]: true,
         },

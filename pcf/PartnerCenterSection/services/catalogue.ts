@@ -17,7 +17,7 @@ export class CatalogueReadError extends Error {
 export function catalogueQuery(): string {
   const select = [
     cosell_SolutionAttributes.cosell_Name,
-    cosell_SolutionAttributes.cosell_SolutionId,
+    cosell_SolutionAttributes.cosell_SolutionCode,
     cosell_SolutionAttributes.cosell_Publisher,
   ].join(",");
   return (
@@ -42,7 +42,7 @@ export async function readCatalogue(client: DataverseClient): Promise<CatalogueE
   const seen = new Set<string>();
   const entries: CatalogueEntry[] = [];
   for (const row of rows) {
-    const id = (row.cosell_solutionid ?? "").trim().toUpperCase();
+    const id = (row.cosell_solutioncode ?? "").trim().toUpperCase();
     if (!isSolutionId(id) || seen.has(id)) continue;
     seen.add(id);
     entries.push({ solutionId: id, name: (row.cosell_name ?? "").trim() || id, publisher: row.cosell_publisher?.trim() || null });

@@ -6,7 +6,7 @@ import { EnvironmentVariable, EnvironmentVariableTable, SOLUTION_CATALOG_TABLE, 
 
 export interface CatalogueRow {
   cosell_name: string;
-  cosell_solutionid: string;
+  cosell_solutioncode: string;
   cosell_publisher?: string | null;
   cosell_isactive?: boolean;
 }
@@ -41,7 +41,7 @@ export function fakeWebApi(options: FakeWebApiOptions = {}): FakeWebApi {
           "@odata.etag": `W/"${i + 1}"`,
           [SOLUTION_CATALOG_TABLE.primaryIdAttribute]: `00000000-0000-0000-0000-${String(i + 1).padStart(12, "0")}`,
           [SolutionCatalogColumn.name]: r.cosell_name,
-          [SolutionCatalogColumn.solutionId]: r.cosell_solutionid,
+          [SolutionCatalogColumn.solutionCode]: r.cosell_solutioncode,
           [SolutionCatalogColumn.publisher]: r.cosell_publisher ?? null,
         })),
         nextLink: "",

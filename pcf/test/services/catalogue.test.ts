@@ -4,19 +4,19 @@ import { fakeWebApi } from "../__mocks__/fakeWebApi";
 
 test("the query selects active solutions by name, with the generated attribute names", () => {
   expect(catalogueQuery()).toBe(
-    "?$select=cosell_name,cosell_solutionid,cosell_publisher&$filter=cosell_isactive eq true&$orderby=cosell_name asc",
+    "?$select=cosell_name,cosell_solutioncode,cosell_publisher&$filter=cosell_isactive eq true&$orderby=cosell_name asc",
   );
 });
 
 test("rows become entries; malformed and duplicate ids are dropped, ids upper-cased", async () => {
   const webAPI = fakeWebApi({
     solutions: [
-      { cosell_name: "Contoso Field Service", cosell_solutionid: "SOL-15974-MQF", cosell_publisher: "Contoso" },
-      { cosell_name: "Lower case", cosell_solutionid: " sol-34104-ebb " },
-      { cosell_name: "Duplicate", cosell_solutionid: "SOL-15974-MQF" },
-      { cosell_name: "Not an id", cosell_solutionid: "PRODUCT-1" },
-      { cosell_name: "", cosell_solutionid: "SOL-1-A" },
-      { cosell_name: "Inactive", cosell_solutionid: "SOL-2-B", cosell_isactive: false },
+      { cosell_name: "Contoso Field Service", cosell_solutioncode: "SOL-15974-MQF", cosell_publisher: "Contoso" },
+      { cosell_name: "Lower case", cosell_solutioncode: " sol-34104-ebb " },
+      { cosell_name: "Duplicate", cosell_solutioncode: "SOL-15974-MQF" },
+      { cosell_name: "Not an id", cosell_solutioncode: "PRODUCT-1" },
+      { cosell_name: "", cosell_solutioncode: "SOL-1-A" },
+      { cosell_name: "Inactive", cosell_solutioncode: "SOL-2-B", cosell_isactive: false },
     ],
   });
   await expect(readCatalogue(dataverseClientFor(webAPI))).resolves.toEqual([

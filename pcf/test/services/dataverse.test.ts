@@ -14,11 +14,11 @@ import {
 } from "../../PartnerCenterSection/services/dataverse";
 import { fakeWebApi } from "../__mocks__/fakeWebApi";
 
-const SOLUTIONS = [{ cosell_name: "Contoso Field Service", cosell_solutionid: "SOL-15974-MQF", cosell_publisher: "Contoso" }];
+const SOLUTIONS = [{ cosell_name: "Contoso Field Service", cosell_solutioncode: "SOL-15974-MQF", cosell_publisher: "Contoso" }];
 /** The simplest execute dataverse-ify builds without action metadata: a Create as a request. */
 const CREATE_AS_EXECUTE: CreateRequest = {
   logicalName: "Create",
-  target: { logicalName: "cosell_solution", cosell_name: "New", cosell_solutionid: "SOL-9-Z" },
+  target: { logicalName: "cosell_solution", cosell_name: "New", cosell_solutioncode: "SOL-9-Z" },
 };
 
 describe("dataverse-ify given context.webAPI as it is", () => {
@@ -28,7 +28,7 @@ describe("dataverse-ify given context.webAPI as it is", () => {
 
   test("retrieveMultiple works (CRUD is all it needs)", async () => {
     const result = await client.retrieveMultiple<cosell_Solution>("?$select=cosell_name", { logicalName: "cosell_solution" });
-    expect(result.entities[0]).toMatchObject({ logicalName: "cosell_solution", cosell_solutionid: "SOL-15974-MQF" });
+    expect(result.entities[0]).toMatchObject({ logicalName: "cosell_solution", cosell_solutioncode: "SOL-15974-MQF" });
   });
 
   test("execute fails with a TypeError: there is no webAPI.online", async () => {
@@ -40,7 +40,7 @@ describe("dataverse-ify through the control's adapter", () => {
   test("retrieveMultiple returns early-bound rows, annotations removed, page size passed on", async () => {
     const webAPI = fakeWebApi({ solutions: SOLUTIONS });
     const client = dataverseClientFor(webAPI);
-    const result = await client.retrieveMultiple<cosell_Solution>("?$select=cosell_name,cosell_solutionid", {
+    const result = await client.retrieveMultiple<cosell_Solution>("?$select=cosell_name,cosell_solutioncode", {
       logicalName: "cosell_solution",
       maxPageSize: 50,
     });
@@ -48,7 +48,7 @@ describe("dataverse-ify through the control's adapter", () => {
     const row = result.entities[0] as cosell_Solution;
     expect(row.cosell_name).toBe("Contoso Field Service");
     expect(Object.keys(row).some((k) => k.startsWith("@"))).toBe(false);
-    expect(webAPI.calls[0]).toEqual({ entity: "cosell_solution", options: "?$select=cosell_name,cosell_solutionid", maxPageSize: 50 });
+    expect(webAPI.calls[0]).toEqual({ entity: "cosell_solution", options: "?$select=cosell_name,cosell_solutioncode", maxPageSize: 50 });
   });
 
   test.each([["execute"], ["executeMultiple"]] as const)("online.%s rejects with UnsupportedInControlError", async (op) => {

@@ -3,7 +3,7 @@ import { once, sectionServices } from "../../PartnerCenterSection/services/secti
 import { fakeWebApi } from "../__mocks__/fakeWebApi";
 
 test("the catalogue is read once however many views ask", async () => {
-  const webAPI = fakeWebApi({ solutions: [{ cosell_name: "A", cosell_solutionid: "SOL-1-A" }] });
+  const webAPI = fakeWebApi({ solutions: [{ cosell_name: "A", cosell_solutioncode: "SOL-1-A" }] });
   const services = sectionServices(dataverseClientFor(webAPI));
   await Promise.all([services.loadCatalogue(), services.loadCatalogue()]);
   await services.loadCatalogue();

@@ -12,9 +12,9 @@ import { fakeWebApi, type FakeWebApi, type FakeWebApiOptions } from "../__mocks_
 import { createMockContext, formatUtc, type MockContextOptions } from "../__mocks__/mockContext";
 
 export const CATALOGUE_ROWS = [
-  { cosell_name: "Contoso Field Service", cosell_solutionid: "SOL-15974-MQF", cosell_publisher: "Contoso" },
-  { cosell_name: "Fabrikam Analytics", cosell_solutionid: "SOL-34104-EBB", cosell_publisher: "Fabrikam" },
-  { cosell_name: "Contoso Analytics Plus", cosell_solutionid: "SOL-1234-PQRS" },
+  { cosell_name: "Contoso Field Service", cosell_solutioncode: "SOL-15974-MQF", cosell_publisher: "Contoso" },
+  { cosell_name: "Fabrikam Analytics", cosell_solutioncode: "SOL-34104-EBB", cosell_publisher: "Fabrikam" },
+  { cosell_name: "Contoso Analytics Plus", cosell_solutioncode: "SOL-1234-PQRS" },
 ];
 
 export interface RenderedSection extends RenderResult {

@@ -126,10 +126,10 @@ export class SyncSettings {
     let value: ReadonlySet<string> | undefined;
     try {
       const json = (await this.options.dataverse.get(
-        `/${SOLUTION_CATALOG_TABLE.entitySetName}?$select=${SolutionCatalogColumn.solutionId}&$filter=${encodeURIComponent(`${SolutionCatalogColumn.isActive} eq true`)}`,
+        `/${SOLUTION_CATALOG_TABLE.entitySetName}?$select=${SolutionCatalogColumn.solutionCode}&$filter=${encodeURIComponent(`${SolutionCatalogColumn.isActive} eq true`)}`,
       )) as { value?: Array<Record<string, unknown>> };
       const ids = (json.value ?? [])
-        .map((r) => r[SolutionCatalogColumn.solutionId])
+        .map((r) => r[SolutionCatalogColumn.solutionCode])
         .filter((v): v is string => typeof v === "string" && v.trim() !== "")
         .map((v) => v.trim().toUpperCase());
       value = ids.length > 0 ? new Set(ids) : undefined;

@@ -12,6 +12,7 @@ import { el, leaf, type XmlElement } from "../xml";
 import { byPhysicalName, customColumn, renderAttribute, type AttributeXml } from "./attributes";
 import { INTRODUCED_VERSION, LANGUAGE_CODE, descriptions, displaynames, flag, labels, localizedNames } from "./common";
 import { entityKeys, ribbonDiff } from "./entity-parts";
+import { classIdFor } from "./forms";
 
 const T = SOLUTION_CATALOG_TABLE;
 const entity = T.logicalName;
@@ -91,9 +92,9 @@ function systemAttributes(): SystemAttribute[] {
     sys(systemHead("lookup", "ModifiedOnBehalfBy"), lookupTail, "Modified By (Delegate)", "Unique identifier of the delegate user who modified the record."),
     sys(systemHead("lookup", "OrganizationId", { displayMask: "ValidForAdvancedFind" }), lookupTail, "Organization Id", "Unique identifier for the organization"),
     sys(systemHead("datetime", "OverriddenCreatedOn", { displayMask: "ValidForAdvancedFind|ValidForGrid", imeMode: "inactive", validForCreate: true }), dateTail("date"), "Record Created On", "Date and time that the record was migrated."),
-    // The primary key. Its name comes from the contract; see solution/README.md ("catalogue primary key").
+    // The primary key: `<table>id`, as Dataverse names it (schema name `<Table schema name>Id`).
     sys(
-      systemHead("primarykey", T.primaryIdAttribute, {
+      systemHead("primarykey", `${T.schemaName}Id`, {
         requiredLevel: "systemrequired",
         displayMask: "ValidForAdvancedFind|RequiredForGrid",
         validForCreate: true,
@@ -193,8 +194,6 @@ function tableProperties(): XmlElement[] {
   ];
 }
 
-const TEXT_CLASSID = "{4273EDBD-AC1D-40d3-9FB2-095C621B552D}";
-const YESNO_CLASSID = "{67FAC785-CD58-4f9f-ABB3-4B7DDC6ED5ED}";
 
 function mainForm(): XmlElement {
   const fields: ColumnDefinition[] = [T.primaryName, ...T.columns];
@@ -208,7 +207,7 @@ function mainForm(): XmlElement {
         labels(c.displayName),
         el("control", {
           id: c.logicalName,
-          classid: c.type.kind === "boolean" ? YESNO_CLASSID : TEXT_CLASSID,
+          classid: classIdFor(c),
           datafieldname: c.logicalName,
         }),
       ),
@@ -264,7 +263,7 @@ function mainForm(): XmlElement {
 
 function savedQuery(kind: "active" | "quickfind"): XmlElement {
   const pk = T.primaryIdAttribute;
-  const cols = [SolutionCatalogColumn.name, SolutionCatalogColumn.solutionId, SolutionCatalogColumn.publisher];
+  const cols = [SolutionCatalogColumn.name, SolutionCatalogColumn.solutionCode, SolutionCatalogColumn.solutionType, SolutionCatalogColumn.publisher];
   const quick = kind === "quickfind";
   return el(
     "savedquery",
@@ -308,7 +307,7 @@ function savedQuery(kind: "active" | "quickfind"): XmlElement {
               "filter",
               { type: "or", isquickfindfields: "1" },
               el("condition", { attribute: SolutionCatalogColumn.name, operator: "like", value: "{0}" }),
-              el("condition", { attribute: SolutionCatalogColumn.solutionId, operator: "like", value: "{0}" }),
+              el("condition", { attribute: SolutionCatalogColumn.solutionCode, operator: "like", value: "{0}" }),
             ),
         ),
       ),
@@ -333,7 +332,7 @@ export function catalogueEntity(): XmlElement {
         el("LocalizedCollectionNames", undefined, el("LocalizedCollectionName", { description: T.displayCollectionName, languagecode: LANGUAGE_CODE })),
         descriptions(T.description),
         el("attributes", undefined, catalogueAttributes()),
-        entityKeys([ALTERNATE_KEYS.solutionId]),
+        entityKeys([ALTERNATE_KEYS.solutionCode]),
         tableProperties(),
       ),
     ),

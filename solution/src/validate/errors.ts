@@ -1,5 +1,5 @@
 export interface ValidationIssue {
-  /** Which rule: xsd, prefix, option-range, crm-prefix, managed-flag, version, reference, content-types. */
+  /** Which rule: xsd, prefix, option-range, crm-prefix, managed-flag, version, reference, content-types, primary-key. */
   readonly rule: string;
   /** The file in the package and the element, e.g. `customizations.xml: …/attribute[cosell_Audit]`. */
   readonly element: string;

@@ -6,7 +6,9 @@
  *  - managed-flag: solution.xml says managed in the managed zip, unmanaged in the other;
  *  - version: solution.xml and the control manifest carry the product version;
  *  - reference: every root component, web resource file and control manifest exists in the zip;
- *  - content-types: [Content_Types].xml covers every file of the zip.
+ *  - content-types: [Content_Types].xml covers every file of the zip;
+ *  - primary-key: a table we create has its primary key named `<table>id`, as Dataverse names it,
+ *    and no other column of the table takes that name (Dataverse refuses such an import).
  */
 import { OPTION_VALUE_RANGE, PRODUCT_VERSION, PUBLISHER, solutionVersion } from "@cosell/contract";
 import { CONTENT_TYPES_PATH } from "../emit/content-types";
@@ -145,8 +147,10 @@ function checkCustomizations(root: Node, add: Add): void {
       case "Entity": {
         // A table we create carries its properties (LocalizedCollectionNames); a shell does not.
         const entity = path(node, "EntityInfo", "entity")[0];
-        if (entity && child(entity, "LocalizedCollectionNames") && needsPrefix(textOf(node, "Name")))
+        if (!entity || !child(entity, "LocalizedCollectionNames")) break;
+        if (needsPrefix(textOf(node, "Name")))
           add("prefix", at(), `custom table "${textOf(node, "Name") ?? ""}" lacks the publisher prefix ${PREFIX}`);
+        checkPrimaryKey(textOf(node, "Name") ?? "", path(entity, "attributes", "attribute"), at(), add);
         break;
       }
       case "EntityRelationship": {
@@ -183,6 +187,29 @@ function checkCustomizations(root: Node, add: Add): void {
       }
     }
   }
+}
+
+/**
+ * Dataverse names the primary key of a new table `<table logical name>id` and gives no other column
+ * that name: a table whose column collides with its key, or whose key has another name, is not one a
+ * real environment could have exported.
+ */
+function checkPrimaryKey(table: string, attributes: readonly Node[], at: string, add: Add): void {
+  const expected = `${table.toLowerCase()}id`;
+  const nameOf = (a: Node) => (textOf(a, "LogicalName") ?? a.attrs.PhysicalName ?? "").toLowerCase();
+  const keys = attributes.filter((a) => textOf(a, "Type") === "primarykey");
+  if (keys.length !== 1)
+    add("primary-key", at, `table "${table}" has ${keys.length} primary key columns, expected one named ${expected}`);
+  for (const k of keys)
+    if (nameOf(k) !== expected)
+      add("primary-key", `${at}/attribute[${k.attrs.PhysicalName ?? ""}]`, `table "${table}": primary key "${nameOf(k)}" must be named ${expected}, as Dataverse names it`);
+  for (const a of attributes)
+    if (textOf(a, "Type") !== "primarykey" && nameOf(a) === expected)
+      add(
+        "primary-key",
+        `${at}/attribute[${a.attrs.PhysicalName ?? ""}]`,
+        `table "${table}": column "${nameOf(a)}" takes the name of the table's primary key; rename the column`,
+      );
 }
 
 function checkReferences(solution: Node, customizations: Node, files: ReadonlyMap<string, Uint8Array>, add: Add): void {

@@ -5,10 +5,11 @@ export const cosell_solutionMetadata = {
   typeName: "mscrm.cosell_solution",
   logicalName: "cosell_solution",
   collectionName: "cosell_solutions",
-  primaryIdAttribute: "cosell_solutionrecordid",
+  primaryIdAttribute: "cosell_solutionid",
   attributeTypes: {
     // Numeric Types
     // Optionsets
+    cosell_solutiontype: "Optionset",
     // Date Formats
   },
   navigation: {},
@@ -19,8 +20,9 @@ export const enum cosell_SolutionAttributes {
   cosell_IsActive = "cosell_isactive",
   cosell_Name = "cosell_name",
   cosell_Publisher = "cosell_publisher",
+  cosell_SolutionCode = "cosell_solutioncode",
   cosell_SolutionId = "cosell_solutionid",
-  cosell_solutionrecordid = "cosell_solutionrecordid",
+  cosell_SolutionType = "cosell_solutiontype",
 }
 
 // Early Bound Interface
@@ -31,8 +33,10 @@ export interface cosell_Solution extends IEntity {
   cosell_name?: string | null;
   // Publisher String Who publishes the solution.
   cosell_publisher?: string | null;
-  // Solution ID String Partner Center solution id, e.g. SOL-15974-MQF.
-  cosell_solutionid?: string | null;
+  // Solution code String Partner Center solution id, e.g. SOL-15974-MQF.
+  cosell_solutioncode?: string | null;
+  // Solution type Picklist IP or Services solution.
+  cosell_solutiontype?: number | null;
   // Primary key
-  cosell_solutionrecordid?: import("dataverse-ify").Guid | null;
+  cosell_solutionid?: import("dataverse-ify").Guid | null;
 }

@@ -276,6 +276,23 @@ function upsert(org: Organization, scope: WriteScope, entityName: string, existi
   return createRecord(org, scope, entity, values, { record: false }).id;
 }
 
+/**
+ * Dataverse gives every table it creates the primary key `<table>id`; a column of the package that
+ * takes that name cannot be created beside it, and the import fails before anything is applied
+ * (the code and wording are our reading; see docs/decisions.md, "catalogue primary key").
+ */
+function refuseColumnsNamedLikeThePrimaryKey(contents: SolutionContents): void {
+  for (const e of contents.entities) {
+    const primaryKey = `${e.logicalName}id`;
+    const clash = e.attributes.find((a) => a.type !== "primarykey" && a.logicalName === primaryKey && (e.isCustomEntity || a.isCustomField));
+    if (clash)
+      throw new SolutionImportError(
+        "0x80044363",
+        `Solution manifest import: FAILURE: The column '${clash.logicalName}' cannot be created on table '${e.logicalName}': an attribute with this name already exists, the table's primary key '${primaryKey}'. Rename the column in the solution and import it again.`,
+      );
+  }
+}
+
 const FORM_TYPES: Record<string, number> = { main: 2, mobile: 5, quick: 6, quickcreate: 7, card: 11, dashboard: 0 };
 
 export function applySolution(
@@ -307,6 +324,8 @@ export function applySolution(
       );
     action = cmp > 0 ? "upgrade" : "update";
   }
+
+  refuseColumnsNamedLikeThePrimaryKey(contents);
 
   const summary = { attributes: 0, warnings: [] as string[] };
   const publisherRow = findBy(org, "publisher", "uniquename", contents.publisher.uniqueName);

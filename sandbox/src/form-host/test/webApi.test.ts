@@ -36,7 +36,7 @@ test("retrieveMultipleRecords pages with maxPageSize and returns the next link",
   for (const n of [1, 2, 3]) {
     await api.createRecord(SOLUTION_CATALOG_TABLE.logicalName, {
       [SolutionCatalogColumn.name]: `Solution ${n}`,
-      [SolutionCatalogColumn.solutionId]: `SOL-${n}-A`,
+      [SolutionCatalogColumn.solutionCode]: `SOL-${n}-A`,
     });
   }
   const page = await api.retrieveMultipleRecords(SOLUTION_CATALOG_TABLE.logicalName, `?$select=${SolutionCatalogColumn.name}`, 2);
