@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { OpportunityColumn } from "@cosell/contract";
+import { OpportunityColumn, SECURITY_ROLES } from "@cosell/contract";
 import { startSandbox, type Sandbox } from "@cosell/sandbox/src/compose";
 import { runCli } from "../src/cli/program";
 import { openStore } from "../src/store";
@@ -71,6 +71,27 @@ describe("cosell-bridge CLI", () => {
   });
 
   describe("connect", () => {
+    it("checks the application user's privileges first: without the bridge's role it names what is missing and changes nothing", async () => {
+      const admin = { as: "admin" as const };
+      const role = await sandbox.dataverseApi<{ value: Array<{ roleid: string }> }>("GET", `/roles?$select=roleid&$filter=${encodeURIComponent(`name eq '${SECURITY_ROLES.bridge.name}'`)}`, undefined, admin);
+      const roleId = role.body.value[0]!.roleid;
+      const unassign = await sandbox.dataverseApi("DELETE", `/systemusers(${sandbox.bridgeUserId})/systemuserroles_association(${roleId})/$ref`, undefined, admin);
+      expect(unassign.status).toBe(204);
+      try {
+        const r = await cli(["connect"], env);
+        expect(r.err).toBe("cosell-bridge: connect refused a change (see above)\n");
+        expect(r.code).toBe(1);
+        expect(r.out).toMatch(/! dataverse\s+the application user's privileges: refused — the bridge's application user lacks prvCreateOpportunity, prvReadOpportunity/);
+        expect(r.out).toContain(`"${SECURITY_ROLES.bridge.name}" role`);
+        expect(r.out).not.toMatch(/webhook registration/);
+        const endpoints = await sandbox.dataverseApi<{ value: unknown[] }>("GET", "/serviceendpoints", undefined, admin);
+        expect(endpoints.body.value).toHaveLength(0);
+      } finally {
+        const back = await sandbox.dataverseApi("POST", `/systemusers(${sandbox.bridgeUserId})/systemuserroles_association/$ref`, { "@odata.id": `/roles(${roleId})` }, admin);
+        expect(back.status).toBe(204);
+      }
+    });
+
     it("--dry-run prints the plan and changes nothing", async () => {
       const r = await cli(["connect", "--dry-run"], env);
       expect(r.code).toBe(0);

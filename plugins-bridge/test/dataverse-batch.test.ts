@@ -20,7 +20,7 @@ describe("DataverseClient $batch against the emulator", () => {
     const tokens = new TokenService();
     dv = await startDataverseEmulator({ tokens, resourceUrl: RESOURCE });
     const appId = randomUUID();
-    dv.registerApplicationUser({ applicationId: appId, fullName: "Co-sell Bridge" });
+    dv.registerApplicationUser({ applicationId: appId, fullName: "Co-sell Bridge", roles: ["System Administrator"] });
     tokens.registerClient({ clientId: appId, clientSecret: "secret" });
     const token = tokens.clientCredentials({ clientId: appId, clientSecret: "secret", resource: RESOURCE }).accessToken;
     client = new DataverseClient({ url: dv.url, getToken: async () => token, callerTag: "cosell-bridge" });

@@ -48,7 +48,7 @@ async function world(reading: ClosePrimaryEntityId): Promise<World> {
   const tokens = new TokenService();
   const dv = await startDataverseEmulator({ tokens, resourceUrl: RESOURCE, closePrimaryEntityId: reading });
   const appId = randomUUID();
-  dv.registerApplicationUser({ applicationId: appId, fullName: "Co-sell Bridge" });
+  dv.registerApplicationUser({ applicationId: appId, fullName: "Co-sell Bridge", roles: ["System Administrator"] });
   tokens.registerClient({ clientId: appId, clientSecret: "secret" });
   const token = tokens.clientCredentials({ clientId: appId, clientSecret: "secret", resource: RESOURCE }).accessToken;
   const api: World["api"] = async (method, p, body) => {
@@ -66,6 +66,8 @@ async function world(reading: ClosePrimaryEntityId): Promise<World> {
       name: "cosell-bridge",
       url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/dataverse`,
       contract: 8,
+      connectionmode: 1,
+      userclaim: 1,
       authtype: 5,
       authvalue: `<settings><setting name="${DATAVERSE_WEBHOOK_HEADER}" value="${KEY}"/></settings>`,
     }),

@@ -146,7 +146,7 @@ describe("create and retrieve", () => {
 
   it("returns every readable column without $select, never a write-only one", async () => {
     const ep = await h.api("POST", "serviceendpoints", {
-      body: { name: "e", url: "http://127.0.0.1:1/x", contract: 8, authtype: 5, authvalue: '<settings><setting name="k" value="v"/></settings>' },
+      body: { name: "e", url: "http://127.0.0.1:1/x", contract: 8, connectionmode: 1, userclaim: 1, authtype: 5, authvalue: '<settings><setting name="k" value="v"/></settings>' },
     });
     const got = await h.api("GET", `serviceendpoints(${entityIdOf(ep)})`);
     expect(got.json).toHaveProperty("url", "http://127.0.0.1:1/x");

@@ -108,3 +108,22 @@ describe("role assignment through the Web API", () => {
     expect((await h.api("DELETE", `accounts(${id})`, { token: u.token })).status).toBe(204);
   });
 });
+
+describe("service endpoints", () => {
+  it.each([
+    ["connectionmode", { userclaim: 1 }],
+    ["userclaim", { connectionmode: 1 }],
+  ])("refuses a webhook endpoint without its SystemRequired %s", async (missing, rest) => {
+    const res = await h.api("POST", "serviceendpoints", {
+      body: { name: "no-" + missing, url: "https://bridge.example/webhooks/dataverse", contract: 8, authtype: 5, authvalue: '<settings><setting name="k" value="v"/></settings>', ...rest },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toBe(`Attribute '${missing}' of entity 'serviceendpoint' is required and cannot be empty.`);
+  });
+
+  it("refuses a webhook with an HttpHeader key but no authvalue, and takes a complete one", async () => {
+    const base = { name: "hook", url: "https://bridge.example/webhooks/dataverse", contract: 8, connectionmode: 1, userclaim: 1, authtype: 5 };
+    expect((await h.api("POST", "serviceendpoints", { body: base })).status).toBe(400);
+    expect((await h.api("POST", "serviceendpoints", { body: { ...base, authvalue: '<settings><setting name="k" value="v"/></settings>' } })).status).toBe(204);
+  });
+});

@@ -47,7 +47,7 @@ async function filterId(message: string, entity: string): Promise<string> {
 }
 
 async function endpoint(authtype = 5, authvalue = '<settings><setting name="x-bridge-key" value="s3cr&amp;t"/></settings>', url = `${rx.url}/webhooks/dataverse`): Promise<string> {
-  const res = await h.api("POST", "serviceendpoints", { body: { name: "cosell-bridge", url, contract: 8, authtype, authvalue } });
+  const res = await h.api("POST", "serviceendpoints", { body: { name: "cosell-bridge", url, contract: 8, connectionmode: 1, userclaim: 1, authtype, authvalue } });
   expect(res.status).toBe(204);
   return entityIdOf(res);
 }

@@ -85,12 +85,20 @@ describe("npm start", () => {
   });
 
   it("runs on the managed solution, imported into the emulated Dataverse", async () => {
+    // The bridge runs with least privilege: it may not read the solutions table, as in production.
     const api = await dataverseApi();
     const res = await api("GET", `/solutions?$select=uniquename,ismanaged&$filter=${encodeURIComponent(`uniquename eq '${SOLUTION.uniqueName}'`)}`);
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { value: Array<{ ismanaged: boolean }> }).value).toEqual([expect.objectContaining({ ismanaged: true })]);
-    const jobs = (await (await api("GET", "/importjobs?$select=solutionname,progress")).json()) as { value: Array<{ solutionname: string; progress: number }> };
-    expect(jobs.value).toEqual([expect.objectContaining({ solutionname: SOLUTION.uniqueName, progress: 100 })]);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("0x80040220");
+    // What an admin sees under Solutions and import history.
+    const env = readEnv(path.join(dir, "bridge.env"));
+    const dvRoot = new URL(env.DATAVERSE_URL as string).origin;
+    const seen = (await (await fetch(`${dvRoot}/_emulator/solutions`)).json()) as {
+      solutions: Array<{ uniquename: string; ismanaged: boolean }>;
+      importjobs: Array<{ solutionname: string; progress: number }>;
+    };
+    expect(seen.solutions).toEqual(expect.arrayContaining([expect.objectContaining({ uniquename: SOLUTION.uniqueName, ismanaged: true })]));
+    expect(seen.importjobs).toEqual([expect.objectContaining({ solutionname: SOLUTION.uniqueName, progress: 100 })]);
   });
 
   it("hosts the real control on a seeded opportunity: the page, the bundle, the row behind it", async () => {

@@ -195,7 +195,7 @@ export function buildProgram(io: CliIo): Command {
           publicUrl,
           partnerCenter: rt.partnerCenterClient,
           dataverse: rt.dataverseClient,
-          mapping: await rt.settings.mapping(),
+          mapping: () => rt.settings.mapping(),
           webhookHeader: DATAVERSE_WEBHOOK_HEADER,
           webhookKey: rt.config.dataverse.webhookKey,
           overwrite: opts.overwrite ?? false,

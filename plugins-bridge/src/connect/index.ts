@@ -12,8 +12,9 @@
  * Win / Lose (WinOpportunity / LoseOpportunity raise those messages, not Update, in Dataverse) and
  * QualifyLead. Every component is found by name, so running connect again changes nothing.
  */
-import { EnvironmentVariable, LeadColumn, OpportunityColumn } from "@cosell/contract";
+import { BRIDGE_PRIVILEGES, EnvironmentVariable, LeadColumn, OpportunityColumn, SECURITY_ROLES } from "@cosell/contract";
 import type { DataverseClient } from "../dataverse/client";
+import { AuthError } from "../http/errors";
 import { odataLiteral } from "../dataverse/client";
 import { SystemColumn } from "../dataverse/model";
 import type { Mapping } from "../mapping";
@@ -43,7 +44,8 @@ export interface ConnectOptions {
   readonly publicUrl: string;
   readonly partnerCenter: Pick<PartnerCenterClient, "getWebhookRegistration" | "registerWebhook">;
   readonly dataverse: Pick<DataverseClient, "get" | "create" | "update">;
-  readonly mapping: Mapping;
+  /** The mapping, or how to read it: read only after the privilege check (it reads Dataverse settings). */
+  readonly mapping: Mapping | (() => Promise<Mapping>);
   readonly webhookHeader: string;
   readonly webhookKey: string;
   readonly overwrite?: boolean;
@@ -120,10 +122,43 @@ async function first(dv: ConnectOptions["dataverse"], path: string): Promise<Jso
   return json.value?.[0];
 }
 
+/**
+ * The privileges of the "Co-sell Bridge Service" role that the application user lacks, read with
+ * WhoAmI and RetrieveUserPrivileges before connect changes anything: a role short of one fails
+ * here, naming it, instead of with a 403 halfway through.
+ */
+export async function missingPrivileges(dv: ConnectOptions["dataverse"]): Promise<string[]> {
+  const me = (await dv.get("/WhoAmI")) as { UserId?: unknown };
+  if (typeof me.UserId !== "string") throw new Error("Dataverse WhoAmI did not answer a UserId");
+  let held: { RolePrivileges?: Array<{ PrivilegeName?: unknown }> };
+  try {
+    held = (await dv.get(`/systemusers(${me.UserId})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`)) as typeof held;
+  } catch (err) {
+    // Reading one's own privileges takes prvReadUser, which the bridge's role holds: without it, the role is missing.
+    if (err instanceof AuthError) return BRIDGE_PRIVILEGES.map((p) => p.name);
+    throw err;
+  }
+  const names = new Set((held.RolePrivileges ?? []).map((p) => String(p.PrivilegeName ?? "").toLowerCase()));
+  return BRIDGE_PRIVILEGES.map((p) => p.name).filter((n) => !names.has(n.toLowerCase()));
+}
+
 export async function connect(o: ConnectOptions): Promise<ConnectPlan> {
   const steps: ConnectStep[] = [];
   const apply = !o.dryRun;
   const base = o.publicUrl.replace(/\/+$/, "");
+
+  if (o.only !== "partner-center") {
+    const missing = await missingPrivileges(o.dataverse);
+    if (missing.length > 0) {
+      steps.push({
+        target: "dataverse",
+        what: "the application user's privileges",
+        action: "refused",
+        detail: `the bridge's application user lacks ${missing.join(", ")}. Give it the "${SECURITY_ROLES.bridge.name}" role of the PartnerCenterCoSell solution (docs/install.md, section 3.4); nothing was changed`,
+      });
+      return { steps, applied: false, ok: false };
+    }
+  }
 
   if (o.only !== "dataverse") {
     const url = `${base}/webhooks/partner-center`;
@@ -165,7 +200,7 @@ export async function connect(o: ConnectOptions): Promise<ConnectPlan> {
     const authvalue = `<settings><setting name="${o.webhookHeader}" value="${xmlEscape(o.webhookKey)}" /></settings>`;
     const endpoint = await first(dv, `/serviceendpoints?$select=serviceendpointid,name,url,contract,authtype&$filter=${encodeURIComponent(`name eq ${odataLiteral(SERVICE_ENDPOINT_NAME)}`)}`);
     let endpointId = typeof endpoint?.serviceendpointid === "string" ? endpoint.serviceendpointid : undefined;
-    const desired = { name: SERVICE_ENDPOINT_NAME, url, contract: 8, authtype: 5, messageformat: 2, userclaim: 1, authvalue, description: "Co-sell bridge: opportunity and lead changes (cosell-bridge connect)." };
+    const desired = { name: SERVICE_ENDPOINT_NAME, url, contract: 8, connectionmode: 1, authtype: 5, messageformat: 2, userclaim: 1, authvalue, description: "Co-sell bridge: opportunity and lead changes (cosell-bridge connect)." };
     if (!endpointId) {
       if (apply) endpointId = (await dv.create("serviceendpoints", desired)).id;
       steps.push({ target: "dataverse", what: `service endpoint ${SERVICE_ENDPOINT_NAME}`, action: "create", detail: `webhook ${url}, HttpHeader ${o.webhookHeader}` });
@@ -176,7 +211,8 @@ export async function connect(o: ConnectOptions): Promise<ConnectPlan> {
       steps.push({ target: "dataverse", what: `service endpoint ${SERVICE_ENDPOINT_NAME}`, action: changed ? "update" : "unchanged", detail: changed ? `now ${url}` : `${url} (webhook key set again)` });
     }
 
-    for (const spec of stepSpecs(o.mapping)) {
+    const mapping = typeof o.mapping === "function" ? await o.mapping() : o.mapping;
+    for (const spec of stepSpecs(mapping)) {
       const name = `${STEP_PREFIX} ${spec.entity} ${spec.message}`;
       const message = await first(dv, `/sdkmessages?$select=sdkmessageid,name&$filter=${encodeURIComponent(`name eq ${odataLiteral(spec.message)}`)}`);
       const messageId = typeof message?.sdkmessageid === "string" ? message.sdkmessageid : undefined;

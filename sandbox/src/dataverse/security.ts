@@ -168,11 +168,23 @@ export class Security {
     return this.rolesOf(userId).some((r) => r.all || r.privileges.has(wanted));
   }
 
-  /** What `RetrieveUserPrivileges` answers: one entry per privilege (deepest depth wins). */
-  privilegesOf(userId: string, businessUnitId: string): Array<{ PrivilegeId: string; PrivilegeName: string; Depth: Depth; BusinessUnitId: string }> {
+  /**
+   * What `RetrieveUserPrivileges` answers: one entry per privilege (deepest depth wins). A role that
+   * holds everything (System Administrator) lists every privilege in `everything`, Global.
+   */
+  privilegesOf(
+    userId: string,
+    businessUnitId: string,
+    everything: () => Iterable<string>,
+  ): Array<{ PrivilegeId: string; PrivilegeName: string; Depth: Depth; BusinessUnitId: string }> {
     const order: Depth[] = ["Basic", "Local", "Deep", "Global"];
     const out = new Map<string, { name: string; depth: Depth }>();
-    for (const r of this.rolesOf(userId)) {
+    const roles = this.rolesOf(userId);
+    if (roles.some((r) => r.all)) {
+      for (const name of everything()) out.set(name.toLowerCase(), { name, depth: "Global" });
+      for (const r of this.roles.values()) for (const [key, p] of r.privileges) out.set(key, { name: p.name, depth: "Global" });
+    }
+    for (const r of roles) {
       for (const [key, p] of r.privileges) {
         const had = out.get(key);
         if (!had || order.indexOf(p.depth) > order.indexOf(had.depth)) out.set(key, p);

@@ -224,6 +224,7 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
         "GET /_emulator/changes?since=<epoch ms>",
         "POST /_emulator/reset[?keep=customizations]",
         "POST /_emulator/provision-contract",
+        "GET /_emulator/solutions",
       ],
     }));
     api.get("/_emulator/faults", async () => faults.current);
@@ -251,6 +252,16 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
       const keep = (req.query as Record<string, string | undefined>).keep;
       reset({ keepCustomizations: keep === "customizations" });
       return reply.code(204).send();
+    });
+    // What an admin sees under Solutions and import history, without a user of the org (the
+    // sandbox's bridge holds least privilege and may not read these tables).
+    api.get("/_emulator/solutions", async () => {
+      const rows = (entity: string, columns: readonly string[]) =>
+        [...org.store.scan(entity)].map((r) => Object.fromEntries(columns.map((c) => [c, r.row[c] ?? null])));
+      return {
+        solutions: rows("solution", ["uniquename", "version", "ismanaged"]),
+        importjobs: rows("importjob", ["solutionname", "progress"]),
+      };
     });
     api.post("/_emulator/provision-contract", async (_req, reply) => {
       provision();

@@ -5,6 +5,7 @@
 import { Errors } from "../errors";
 import { emptyResponse, jsonResponse, type ApiContext, type ApiRequest, type ApiResponse } from "./http";
 import { parseJsonBody } from "./rows";
+import { privilegeName, type Access } from "../security";
 import { parsePath, type PathSegment } from "./url";
 
 function userId(ctx: ApiContext, segment: PathSegment): string {
@@ -56,6 +57,13 @@ export function retrieveUserPrivileges(ctx: ApiContext, req: ApiRequest, user: P
   const businessUnitId = bu && typeof bu === "object" && "id" in bu ? String(bu.id) : ctx.org.seededIds.businessUnitId;
   return jsonResponse(200, {
     "@odata.context": `${ctx.apiUrl}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse`,
-    RolePrivileges: ctx.org.security.privilegesOf(id, businessUnitId),
+    RolePrivileges: ctx.org.security.privilegesOf(id, businessUnitId, () => everyPrivilege(ctx)),
   });
+}
+
+/** Every privilege this organization knows: each table's six, and the platform's own. */
+function* everyPrivilege(ctx: ApiContext): Iterable<string> {
+  const access: Access[] = ["Create", "Read", "Write", "Delete", "Append", "AppendTo"];
+  for (const e of ctx.org.schema.entities()) for (const a of access) yield privilegeName(e, a);
+  yield "prvImportCustomization";
 }

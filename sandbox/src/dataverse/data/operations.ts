@@ -92,8 +92,24 @@ function defaultStatusOf(entity: EntityMetadata, statecode: number): number | un
  * Applies the platform's derived values to a row being written. `changed` are the columns set by
  * this write; `message` lets Win/Lose close an opportunity, which an Update may not.
  */
+/**
+ * A service endpoint's SystemRequired columns (the ServiceEndpoint table reference: name, contract,
+ * connectionmode, userclaim), and what a webhook (contract 8) cannot work without: its url, its
+ * authtype and, for the key, header and query-string kinds, its authvalue. The platform fills in
+ * none of them here (the reference gives no defaults), so a client that leaves one out is refused.
+ */
+function requireServiceEndpointColumns(row: Record<string, StoredValue>): void {
+  const required = ["name", "contract", "connectionmode", "userclaim"];
+  if (row.contract === 8) {
+    required.push("url", "authtype");
+    if (row.authtype === 4 || row.authtype === 5 || row.authtype === 6) required.push("authvalue");
+  }
+  for (const column of required) if (row[column] === null || row[column] === undefined || row[column] === "") throw Errors.requiredMissing("serviceendpoint", column);
+}
+
 function derive(ctx: PlatformContext, entity: EntityMetadata, row: Record<string, StoredValue>, changed: ReadonlySet<string>, message: MessageName, isCreate: boolean): void {
   const attrs = entity.attributes;
+  if (entity.logicalName === "serviceendpoint") requireServiceEndpointColumns(row);
   // State and status reason: either one implies the other.
   if (attrs.has("statecode") && attrs.has("statuscode")) {
     const stateSet = changed.has("statecode");

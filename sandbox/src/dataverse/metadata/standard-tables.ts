@@ -469,7 +469,7 @@ export const standardTables = (): EntityMetadata[] => [
           [2, "UserId"],
           [3, "UserInfo"],
         ],
-        { defaultValue: 1 },
+        { required: "SystemRequired" },
       ),
       col.choice(
         "serviceendpoint",
@@ -478,7 +478,7 @@ export const standardTables = (): EntityMetadata[] => [
           [1, "Normal"],
           [2, "Federated"],
         ],
-        { defaultValue: 1 },
+        { required: "SystemRequired" },
       ),
       col.string("namespaceaddress", 255),
       col.string("path", 160),
