@@ -13,6 +13,7 @@ import {
   StoreClosedError,
 } from "./errors";
 import { isUniqueViolation, stmt, type Engine, type Op, type Row, type RunMode, type StmtResult } from "./engine";
+import { LookupBatch } from "./lookup-batch";
 import { encodeJson, num, str, strOrNull, toEvent, toJob, toLink, toSyncRecord, decodeJson } from "./rows";
 import type {
   EnqueueInput,
@@ -41,6 +42,9 @@ const CLAIM_CANDIDATES = 3;
 
 /** Events written in one group commit at most (PostgreSQL: one statement's JSON parameter of ~256 KB). */
 export const MAX_EVENT_BATCH = 256;
+
+/** Keys in one batched link lookup at most (one JSON array parameter). */
+const MAX_LOOKUP_BATCH = 500;
 
 /** An event checked and encoded, waiting for its group commit. */
 interface EventRow {
@@ -672,11 +676,25 @@ export class SqlStore implements Store {
     return this.findLink("key = ?", key);
   }
 
+  // PostgreSQL: concurrent lookups of single links (one per webhook at intake) share one query,
+  // as findLinksByReferralIds / findLinksByRecords (lookup-batch.ts). SQLite answers each at once.
+  private readonly byReferral = new LookupBatch<Link>(
+    async (ids) => new Map((await this.findLinksByReferralIds(ids)).map((l) => [l.referralId, l])),
+    MAX_LOOKUP_BATCH,
+  );
+  private readonly byRecord: Record<LinkEntity, LookupBatch<Link>> = {
+    opportunity: new LookupBatch(async (ids) => new Map((await this.findLinksByRecords("opportunity", ids)).map((l) => [l.recordId, l])), MAX_LOOKUP_BATCH),
+    lead: new LookupBatch(async (ids) => new Map((await this.findLinksByRecords("lead", ids)).map((l) => [l.recordId, l])), MAX_LOOKUP_BATCH),
+  };
+
   async findLinkByReferralId(referralId: string): Promise<Link | undefined> {
+    if (this.pg && !this.closed) return this.byReferral.get(referralId);
     return this.findLink("referral_id = ?", referralId);
   }
 
   async findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined> {
+    const batch = this.byRecord[entity];
+    if (this.pg && !this.closed && batch) return batch.get(recordId);
     return this.findLink("entity = ? AND record_id = ?", entity, recordId);
   }
 
