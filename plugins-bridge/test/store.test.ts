@@ -43,6 +43,10 @@ interface Harness {
    * fail half-way; `clear()` removes the stray table; `tables()` lists what is there.
    */
   brokenDatabase(): Promise<{ open(): Promise<Store>; tables(): Promise<string[]>; clear(): Promise<void> }>;
+  /** Fixture SQL run in the current test's database, beside the store (triggers that inject faults). */
+  sql(statements: { readonly sqlite: string; readonly postgres: string }): Promise<void>;
+  /** Rows of `events`, and on PostgreSQL how many transactions wrote them (distinct xmin). */
+  eventRows(): Promise<{ rows: number; transactions?: number }>;
   teardown(): Promise<void>;
 }
 
@@ -86,6 +90,22 @@ function sqliteHarness(): Harness {
         clear: async () => void sql("DROP TABLE links"),
       };
     },
+    sql: async (statements) => {
+      const db = new Database(file());
+      try {
+        db.exec(statements.sqlite);
+      } finally {
+        db.close();
+      }
+    },
+    eventRows: async () => {
+      const db = new Database(file(), { readonly: true });
+      try {
+        return { rows: (db.prepare("SELECT COUNT(*) AS n FROM events").get() as { n: number }).n };
+      } finally {
+        db.close();
+      }
+    },
     teardown: async () => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     },
@@ -118,6 +138,7 @@ function postgresHarness(): Harness {
         schema,
       ]);
       if (exists.rowCount) {
+        await connected().query(`DROP TRIGGER IF EXISTS refuse_events ON "${schema}".events`);
         await connected().query(`TRUNCATE "${schema}".events, "${schema}".jobs, "${schema}".links, "${schema}".cursors, "${schema}".sync_log RESTART IDENTITY`);
       }
     },
@@ -135,6 +156,13 @@ function postgresHarness(): Harness {
           ),
         clear: async () => void (await connected().query(`DROP TABLE "${broken}".links`)),
       };
+    },
+    sql: async (statements) => {
+      await connected().query(`SET search_path TO "${schema}"; ${statements.postgres}; RESET search_path`);
+    },
+    eventRows: async () => {
+      const r = await connected().query(`SELECT COUNT(*) AS n, COUNT(DISTINCT xmin::text) AS tx FROM "${schema}".events`);
+      return { rows: Number(r.rows[0].n), transactions: Number(r.rows[0].tx) };
     },
     teardown: async () => {
       if (!admin) return;
@@ -260,6 +288,111 @@ describe.each([["sqlite", sqliteHarness], ["postgres", postgresHarness]] as cons
       const store = await open();
       await expect(store.recordEvent(event("op-x", "link-1", () => "a function is not JSON"))).rejects.toThrow(/JSON/);
       expect(await store.findEvent("dataverse", "op-x")).toBeUndefined();
+    });
+  });
+
+  describe("group commit", () => {
+    /**
+     * Refuses events whose dedupe key is LIKE `pattern`: on PostgreSQL at COMMIT (a deferred
+     * constraint trigger, so the statement itself succeeds and only the commit fails), on SQLite
+     * at the insert (inside the shared transaction).
+     */
+    const refuseEvents = (pattern: string) =>
+      h.sql({
+        sqlite: `CREATE TRIGGER refuse_events BEFORE INSERT ON events WHEN NEW.dedupe_key LIKE '${pattern}'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+        postgres: `CREATE OR REPLACE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN RAISE EXCEPTION 'refused by the test: %', NEW.dedupe_key; END $$;
+                   CREATE CONSTRAINT TRIGGER refuse_events AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
+                     FOR EACH ROW WHEN (NEW.dedupe_key LIKE '${pattern}') EXECUTE FUNCTION refuse_event()`,
+      });
+
+    it("writes many concurrent webhooks exactly once each, in a few transactions of at most 256", async () => {
+      const store = await open();
+      const n = 600;
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => store.recordEvent(event(`op-${i}`, `link-${i % 50}`))));
+      const stored = results.map((r) => {
+        if (!r.isNew) throw new Error("every event is new");
+        return r;
+      });
+      expect(new Set(stored.map((r) => r.eventId)).size).toBe(n);
+      const rows = await h.eventRows();
+      expect(rows.rows).toBe(n);
+      // Three batches: 256 + 256 + 88, each one transaction (SQLite's have no visible trace).
+      if (rows.transactions !== undefined) expect(rows.transactions).toBe(3);
+      expect((await store.queueStats()).queued).toBe(50);
+      // Per link: one job, first event inserted it, the later ones coalesced, it names the newest event.
+      for (const l of [0, 7, 49]) {
+        const mine = stored.filter((_, i) => i % 50 === l);
+        expect(new Set(mine.map((r) => r.jobId)).size).toBe(1);
+        expect(mine.map((r) => r.coalesced)).toEqual(mine.map((_, k) => k > 0));
+        const job = await store.getJob(mine[0]!.jobId);
+        const newest = mine[mine.length - 1]!;
+        expect(job).toMatchObject({ linkKey: `link-${l}`, coalesced: mine.length - 1, payload: { source: "dataverse", eventId: newest.eventId } });
+        expect((await store.getEvent(mine[3]!.eventId))?.dedupeKey).toBe(`op-${3 * 50 + l}`);
+      }
+    });
+
+    it("dedupes the same event twice in one batch, and one stored before it, as one at a time would", async () => {
+      const store = await open();
+      expect((await store.recordEvent(event("op-old", "link-1"))).isNew).toBe(true);
+      const batch = [
+        event("op-a", "link-1"),
+        event("op-b", "link-2"),
+        event("op-a", "link-1"),
+        event("op-old", "link-1"),
+        { ...event("op-a", "link-1"), source: "partner-center" as const },
+        event("op-b", "link-2"),
+      ];
+      const results = await Promise.all(batch.map((e) => store.recordEvent(e)));
+      expect(results.map((r) => r.isNew)).toEqual([true, true, false, false, true, false]);
+      expect((await h.eventRows()).rows).toBe(4);
+      expect((await store.queueStats()).queued).toBe(2);
+    });
+
+    it("coalesces a batch into a queued job, and not into a running one", async () => {
+      const store = await open();
+      const first = await store.recordEvent(event("op-0", "L"));
+      const merged = await Promise.all([1, 2, 3].map((i) => store.recordEvent(event(`op-${i}`, "L"))));
+      expect(merged).toEqual(merged.map(() => expect.objectContaining({ isNew: true, coalesced: true, jobId: first.isNew && first.jobId })));
+      const running = await store.claimNext("w", 60_000);
+      expect(running).toMatchObject({ coalesced: 3 });
+      const next = await Promise.all([4, 5].map((i) => store.recordEvent(event(`op-${i}`, "L"))));
+      expect(next.map((r) => r.isNew && r.coalesced)).toEqual([false, true]);
+      expect(next[0]!.isNew && next[0]!.jobId).not.toBe(running?.id);
+    });
+
+    it("answers no caller before the commit: when it fails, every caller of the batch is refused and nothing is stored", async () => {
+      const store = await open();
+      await store.recordEvent(event("op-warm", "link-0"));
+      await refuseEvents("op-%");
+      const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.recordEvent(event(`op-${i}`, `link-${i % 3}`))));
+      expect(settled.map((s) => s.status)).toEqual(settled.map(() => "rejected"));
+      expect(settled[0]).toMatchObject({ reason: expect.objectContaining({ message: expect.stringMatching(/refused by the test/) }) });
+      expect((await h.eventRows()).rows).toBe(1);
+      expect((await store.queueStats()).queued).toBe(1);
+    });
+
+    it("fails a bad event alone: the others of its batch are stored", async () => {
+      const store = await open();
+      await store.recordEvent(event("op-warm", "link-0"));
+      await refuseEvents("bad-%");
+      const keys = ["op-1", "op-2", "bad-3", "op-4", "op-5"];
+      const settled = await Promise.allSettled(keys.map((k, i) => store.recordEvent(event(k, `link-${i % 2}`))));
+      expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      expect(settled.every((s) => s.status === "rejected" || s.value.isNew)).toBe(true);
+      expect((await h.eventRows()).rows).toBe(5);
+      expect(await store.findEvent("dataverse", "bad-3")).toBeUndefined();
+      expect((await store.queueStats()).queued).toBe(2);
+      if (h.name === "postgres") {
+        // A payload PostgreSQL's jsonb refuses (NUL in a string) is another bad event.
+        const mixed = await Promise.allSettled([
+          store.recordEvent(event("op-6", "link-0")),
+          store.recordEvent(event("op-7", "link-1", { note: "a\u0000b" })),
+          store.recordEvent(event("op-8", "link-1")),
+        ]);
+        expect(mixed.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      }
     });
   });
 

@@ -13,6 +13,7 @@ import {
   StoreClosedError,
 } from "./errors";
 import { isUniqueViolation, stmt, type Engine, type Op, type Row, type RunMode, type StmtResult } from "./engine";
+import { LookupBatch } from "./lookup-batch";
 import { encodeJson, num, str, strOrNull, toEvent, toJob, toLink, toSyncRecord, decodeJson } from "./rows";
 import { CREATE_INTENT_PREFIX } from "./types";
 import type {
@@ -39,6 +40,29 @@ import type {
 
 /** Candidates the PostgreSQL claim locks at once; others skip them, so a few is enough. */
 const CLAIM_CANDIDATES = 3;
+
+/** Events written in one group commit at most (PostgreSQL: one statement's JSON parameter of ~256 KB). */
+export const MAX_EVENT_BATCH = 256;
+
+/** Keys in one batched link lookup at most (one JSON array parameter). */
+const MAX_LOOKUP_BATCH = 500;
+
+/** An event checked and encoded, waiting for its group commit. */
+interface EventRow {
+  readonly source: EventSource;
+  readonly dedupeKey: string;
+  readonly linkKey: string;
+  readonly kind: string;
+  readonly receivedAt: number;
+  readonly payload: string;
+  readonly now: number;
+}
+
+interface PendingEvent {
+  readonly row: EventRow;
+  readonly resolve: (result: RecordEventResult) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 /** A job is at the head of its link when no other job of the link runs and none queued is older. */
 function headOfLink(job: string): string {
@@ -95,8 +119,9 @@ export class SqlStore implements Store {
   private readonly pg: boolean;
   private readonly json: string;
   private closed = false;
-  /** SQLite group commit: events received in the same turn of the event loop, written in one transaction. */
-  private pendingEvents: Array<{ op: () => Op<RecordEventResult>; resolve: (r: RecordEventResult) => void; reject: (e: unknown) => void }> = [];
+  /** Events waiting for the next group commit (`flushEvents`), and the loop writing them, while it runs. */
+  private pendingEvents: PendingEvent[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -134,99 +159,171 @@ export class SqlStore implements Store {
     requireText(event.linkKey, "linkKey");
     if (event.source !== "partner-center" && event.source !== "dataverse") throw new TypeError(`unknown event source ${String(event.source)}`);
     if (Number.isNaN(event.receivedAt.getTime())) throw new TypeError("receivedAt is not a valid date");
-    const payload = encodeJson(event.payload, "event payload");
-    const kind = event.jobKind ?? "sync";
-    const receivedAt = event.receivedAt.getTime();
-    const now = this.now();
-
-    if (this.pg) {
-      // One statement, one round trip: the event row and its job commit together or not at all.
-      return this.run(function* () {
-        const r = yield stmt(
-          `WITH ev AS (
-             INSERT INTO events (source, dedupe_key, link_key, received_at, payload)
-             VALUES (?, ?, ?, ?, CAST(? AS jsonb))
-             ON CONFLICT (source, dedupe_key) DO NOTHING
-             RETURNING id),
-           job AS (
-             INSERT INTO jobs (link_key, kind, payload, state, run_at, attempts, coalesced, created_at, updated_at)
-             SELECT ?, ?, jsonb_build_object('source', CAST(? AS text), 'eventId', ev.id), 'queued', ?, 0, 0, ?, ?
-             FROM ev
-             ${MERGE_QUEUED}
-             RETURNING id, coalesced)
-           SELECT ev.id AS event_id, job.id AS job_id, job.coalesced FROM ev, job`,
-          event.source,
-          event.dedupeKey,
-          event.linkKey,
-          receivedAt,
-          payload,
-          event.linkKey,
-          kind,
-          event.source,
-          now,
-          now,
-          now,
-        );
-        const row = r.rows[0];
-        if (!row) return { isNew: false };
-        return { isNew: true, eventId: num(row, "event_id"), jobId: num(row, "job_id"), coalesced: num(row, "coalesced") > 0 };
-      }, "auto");
-    }
-
-    return this.groupCommit(() => this.recordEventSqliteOp(event, kind, payload, receivedAt, now));
-  }
-
-  /**
-   * SQLite: a commit costs ~5× the inserts of one event (issue 6's intake profile), so the events of
-   * concurrent webhooks are written together: queued in this turn of the event loop, committed in
-   * one transaction at the next, and only then does each caller (and its 2xx) go on. Each event is
-   * still deduplicated and coalesced exactly as on its own. If the shared transaction fails, each
-   * event is retried in a transaction of its own, so one bad event cannot fail the others.
-   */
-  private groupCommit(op: () => Op<RecordEventResult>): Promise<RecordEventResult> {
+    const row: EventRow = {
+      source: event.source,
+      dedupeKey: event.dedupeKey,
+      linkKey: event.linkKey,
+      kind: event.jobKind ?? "sync",
+      receivedAt: event.receivedAt.getTime(),
+      payload: encodeJson(event.payload, "event payload"),
+      now: this.now(),
+    };
     return new Promise((resolve, reject) => {
-      this.pendingEvents.push({ op, resolve, reject });
-      if (this.pendingEvents.length === 1) setImmediate(() => void this.flushEvents());
+      this.pendingEvents.push({ row, resolve, reject });
+      if (this.flushing === undefined) this.flushing = new Promise<void>((done) => setImmediate(() => void this.flushEvents().finally(done)));
     });
   }
 
+  /**
+   * Group commit: a commit costs far more than the inserts of one event (SQLite: ~5×, issue 6's
+   * intake profile; PostgreSQL: a round trip and a WAL flush), so the events of concurrent webhooks
+   * are written together. Events received in one turn of the event loop, and all those received
+   * while a batch is being committed, go in the next batch (at most MAX_EVENT_BATCH), one
+   * transaction; each caller (and its 2xx) goes on only once that transaction has committed. Each
+   * event is deduplicated and coalesced exactly as on its own, in the order received. If the batch
+   * fails, each event is written in a transaction of its own, so one bad event fails alone.
+   */
   private async flushEvents(): Promise<void> {
-    const batch = this.pendingEvents;
-    this.pendingEvents = [];
-    if (batch.length === 0) return;
-    if (batch.length > 1) {
-      try {
-        const results = await this.run(function* () {
-          const out: RecordEventResult[] = [];
-          for (const b of batch) out.push(yield* b.op());
-          return out;
-        }, "tx");
-        batch.forEach((b, i) => b.resolve(results[i] as RecordEventResult));
-        return;
-      } catch {
-        // fall through: one at a time
-      }
+    try {
+      while (this.pendingEvents.length > 0) await this.writeEvents(this.pendingEvents.splice(0, MAX_EVENT_BATCH));
+    } finally {
+      this.flushing = undefined;
     }
-    for (const b of batch) await this.run(b.op, "tx").then(b.resolve, b.reject);
   }
 
-  private *recordEventSqliteOp(event: IncomingEvent, kind: string, payload: string, receivedAt: number, now: number): Op<RecordEventResult> {
-    {
-      const ev = yield stmt(
-        `INSERT INTO events (source, dedupe_key, link_key, received_at, payload) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
-        event.source,
-        event.dedupeKey,
-        event.linkKey,
-        receivedAt,
-        payload,
-      );
-      const row = ev.rows[0];
-      if (!row) return { isNew: false };
-      const eventId = num(row, "id");
-      const job = yield* this.enqueueOp(event.linkKey, kind, encodeJson({ source: event.source, eventId }, "job"), now, now);
-      return { isNew: true, eventId, jobId: job.jobId, coalesced: job.coalesced };
+  private async writeEvents(batch: PendingEvent[]): Promise<void> {
+    // A repeat of an event earlier in the batch is a redelivery of it: it is written after it.
+    const seen = new Set<string>();
+    const firsts: PendingEvent[] = [];
+    const repeats: PendingEvent[] = [];
+    for (const b of batch) {
+      const id = `${b.row.source}\u0000${b.row.dedupeKey}`;
+      (seen.has(id) ? repeats : firsts).push(b);
+      seen.add(id);
     }
+    if (firsts.length > 1) {
+      try {
+        const results = this.pg
+          ? await this.run(() => this.recordEventsPgOp(firsts.map((b) => b.row)), "auto")
+          : await this.run(function* (this: SqlStore) {
+              const out: RecordEventResult[] = [];
+              for (const b of firsts) out.push(yield* this.recordEventSqliteOp(b.row));
+              return out;
+            }.bind(this), "tx");
+        firsts.forEach((b, i) => b.resolve(results[i] as RecordEventResult));
+        for (const b of repeats) b.resolve({ isNew: false });
+        return;
+      } catch {
+        // each on its own, below
+      }
+    }
+    const one = (b: PendingEvent) =>
+      (this.pg ? this.run(() => this.recordEventPgOp(b.row), "auto") : this.run(() => this.recordEventSqliteOp(b.row), "tx")).then(b.resolve, b.reject);
+    await Promise.all(firsts.map(one));
+    await Promise.all(repeats.map(one));
+  }
+
+  /** PostgreSQL, one event: one statement, one round trip; the event row and its job commit together or not at all. */
+  private *recordEventPgOp(e: EventRow): Op<RecordEventResult> {
+    const r = yield stmt(
+      `WITH ev AS (
+         INSERT INTO events (source, dedupe_key, link_key, received_at, payload)
+         VALUES (?, ?, ?, ?, CAST(? AS jsonb))
+         ON CONFLICT (source, dedupe_key) DO NOTHING
+         RETURNING id),
+       job AS (
+         INSERT INTO jobs (link_key, kind, payload, state, run_at, attempts, coalesced, created_at, updated_at)
+         SELECT ?, ?, jsonb_build_object('source', CAST(? AS text), 'eventId', ev.id), 'queued', ?, 0, 0, ?, ?
+         FROM ev
+         ${MERGE_QUEUED}
+         RETURNING id, coalesced)
+       SELECT ev.id AS event_id, job.id AS job_id, job.coalesced FROM ev, job`,
+      e.source,
+      e.dedupeKey,
+      e.linkKey,
+      e.receivedAt,
+      e.payload,
+      e.linkKey,
+      e.kind,
+      e.source,
+      e.now,
+      e.now,
+      e.now,
+    );
+    const row = r.rows[0];
+    if (!row) return { isNew: false };
+    return { isNew: true, eventId: num(row, "event_id"), jobId: num(row, "job_id"), coalesced: num(row, "coalesced") > 0 };
+  }
+
+  /**
+   * PostgreSQL, a batch of distinct events: one statement. The events travel as one JSON array (the
+   * statement's text, and its prepared plan, are the same whatever their number). New events of one
+   * link and kind make one job row (ON CONFLICT DO UPDATE may touch a row once per statement), which
+   * ends as it would after them one at a time: the newest event's payload, `coalesced` grown by
+   * their number, run_at brought forward only for a job that has not failed yet. Jobs are written in
+   * key order, so two instances' batches lock them in the same order.
+   */
+  private *recordEventsPgOp(rows: readonly EventRow[]): Op<RecordEventResult[]> {
+    const input = rows.map(
+      (e, i) =>
+        `{"ord":${i},"source":${JSON.stringify(e.source)},"dedupe_key":${JSON.stringify(e.dedupeKey)},"link_key":${JSON.stringify(e.linkKey)},` +
+        `"kind":${JSON.stringify(e.kind)},"received_at":${e.receivedAt},"now":${e.now},"payload":${e.payload}}`,
+    );
+    const r = yield stmt(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset(CAST(? AS jsonb))
+           AS i(ord int, source text, dedupe_key text, link_key text, kind text, received_at bigint, now bigint, payload jsonb)),
+       ev AS (
+         INSERT INTO events (source, dedupe_key, link_key, received_at, payload)
+         SELECT source, dedupe_key, link_key, received_at, payload FROM input ORDER BY ord
+         ON CONFLICT (source, dedupe_key) DO NOTHING
+         RETURNING id, source, dedupe_key),
+       fresh AS (
+         SELECT i.ord, i.source, i.link_key, i.kind, i.now, ev.id,
+           row_number() OVER (PARTITION BY i.link_key, i.kind ORDER BY i.ord) AS nth,
+           count(*) OVER (PARTITION BY i.link_key, i.kind) AS n
+         FROM input i JOIN ev ON ev.source = i.source AND ev.dedupe_key = i.dedupe_key),
+       grp AS (
+         SELECT link_key, kind, count(*) AS n, min(now) AS first_now, max(now) AS last_now,
+           (array_agg(jsonb_build_object('source', source, 'eventId', id) ORDER BY ord DESC))[1] AS payload
+         FROM fresh GROUP BY link_key, kind),
+       job AS (
+         INSERT INTO jobs (link_key, kind, payload, state, run_at, attempts, coalesced, created_at, updated_at)
+         SELECT link_key, kind, payload, 'queued', first_now, 0, n - 1, first_now, last_now FROM grp ORDER BY link_key, kind
+         ON CONFLICT (link_key, kind) WHERE state = 'queued' DO UPDATE SET
+           payload = excluded.payload,
+           coalesced = jobs.coalesced + excluded.coalesced + 1,
+           run_at = CASE WHEN jobs.attempts = 0 AND excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
+           updated_at = excluded.updated_at
+         RETURNING id, link_key, kind, coalesced)
+       SELECT fresh.ord, fresh.id AS event_id, fresh.nth, fresh.n, job.id AS job_id, job.coalesced
+       FROM fresh JOIN job ON job.link_key = fresh.link_key AND job.kind = fresh.kind`,
+      `[${input.join(",")}]`,
+    );
+    const out: RecordEventResult[] = rows.map(() => ({ isNew: false }));
+    for (const row of r.rows) {
+      // The job was inserted by this statement iff its count is that of its own events, less one.
+      const merged = num(row, "coalesced") !== num(row, "n") - 1;
+      out[num(row, "ord")] = { isNew: true, eventId: num(row, "event_id"), jobId: num(row, "job_id"), coalesced: merged || num(row, "nth") > 1 };
+    }
+    return out;
+  }
+
+  private *recordEventSqliteOp(e: EventRow): Op<RecordEventResult> {
+    const ev = yield stmt(
+      `INSERT INTO events (source, dedupe_key, link_key, received_at, payload) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
+      e.source,
+      e.dedupeKey,
+      e.linkKey,
+      e.receivedAt,
+      e.payload,
+    );
+    const row = ev.rows[0];
+    if (!row) return { isNew: false };
+    const eventId = num(row, "id");
+    const job = yield* this.enqueueOp(e.linkKey, e.kind, encodeJson({ source: e.source, eventId }, "job"), e.now, e.now);
+    return { isNew: true, eventId, jobId: job.jobId, coalesced: job.coalesced };
   }
 
   async getEvent(id: number): Promise<StoredEvent | undefined> {
@@ -588,11 +685,25 @@ export class SqlStore implements Store {
     return this.findLink("key = ?", key);
   }
 
+  // PostgreSQL: concurrent lookups of single links (one per webhook at intake) share one query,
+  // as findLinksByReferralIds / findLinksByRecords (lookup-batch.ts). SQLite answers each at once.
+  private readonly byReferral = new LookupBatch<Link>(
+    async (ids) => new Map((await this.findLinksByReferralIds(ids)).map((l) => [l.referralId, l])),
+    MAX_LOOKUP_BATCH,
+  );
+  private readonly byRecord: Record<LinkEntity, LookupBatch<Link>> = {
+    opportunity: new LookupBatch(async (ids) => new Map((await this.findLinksByRecords("opportunity", ids)).map((l) => [l.recordId, l])), MAX_LOOKUP_BATCH),
+    lead: new LookupBatch(async (ids) => new Map((await this.findLinksByRecords("lead", ids)).map((l) => [l.recordId, l])), MAX_LOOKUP_BATCH),
+  };
+
   async findLinkByReferralId(referralId: string): Promise<Link | undefined> {
+    if (this.pg && !this.closed) return this.byReferral.get(referralId);
     return this.findLink("referral_id = ?", referralId);
   }
 
   async findLinkByRecord(entity: LinkEntity, recordId: string): Promise<Link | undefined> {
+    const batch = this.byRecord[entity];
+    if (this.pg && !this.closed && batch) return batch.get(recordId);
     return this.findLink("entity = ? AND record_id = ?", entity, recordId);
   }
 
@@ -832,6 +943,8 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A batch being committed finishes first (events queued behind it are refused: StoreClosedError).
+    await this.flushing;
     await this.engine.close();
   }
 }
