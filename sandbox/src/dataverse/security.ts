@@ -76,7 +76,7 @@ export interface RoleDefinition {
 
 const SALES_TABLES = ["Account", "Contact", "Lead", "Opportunity", "Activity"];
 const SALESPERSON_PRIVILEGES: ReadonlyArray<readonly [string, Depth]> = [
-  ...SALES_TABLES.flatMap((t) => (["Create", "Read", "Write", "Append", "AppendTo"] as const).map((a) => [`prv${a}${t}`, t === "Account" || t === "Contact" ? "Local" : "Basic"] as const)),
+  ...SALES_TABLES.flatMap((t) => (["Create", "Read", "Write", "Delete", "Append", "AppendTo"] as const).map((a) => [`prv${a}${t}`, t === "Account" || t === "Contact" ? "Local" : "Basic"] as const)),
   ["prvReadUser", "Global"],
   ["prvReadBusinessUnit", "Global"],
   ["prvReadTransactionCurrency", "Global"],

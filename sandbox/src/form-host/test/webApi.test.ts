@@ -1,5 +1,5 @@
 /** The form's context.webAPI against the real Dataverse emulator (HTTP on port 0). */
-import { SOLUTION_CATALOG_TABLE, SolutionCatalogColumn, SystemColumn, Table } from "@cosell/contract";
+import { SystemColumn, Table } from "@cosell/contract";
 import { SANDBOX_SELLER, TokenService, startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox";
 import { WebApiError, createWebApi } from "../webApi";
 
@@ -33,13 +33,9 @@ test("create, retrieve, update, delete by logical name (entity sets from the org
 
 test("retrieveMultipleRecords pages with maxPageSize and returns the next link", async () => {
   const api = webApi();
-  for (const n of [1, 2, 3]) {
-    await api.createRecord(SOLUTION_CATALOG_TABLE.logicalName, {
-      [SolutionCatalogColumn.name]: `Solution ${n}`,
-      [SolutionCatalogColumn.solutionCode]: `SOL-${n}-A`,
-    });
-  }
-  const page = await api.retrieveMultipleRecords(SOLUTION_CATALOG_TABLE.logicalName, `?$select=${SolutionCatalogColumn.name}`, 2);
+  // The seller (Salesperson + Co-sell Seller) creates accounts; the catalogue is an admin's to fill.
+  for (const n of [1, 2, 3]) await api.createRecord("account", { name: `Paged account ${n}` });
+  const page = await api.retrieveMultipleRecords("account", "?$select=name", 2);
   expect(page.entities).toHaveLength(2);
   expect(decodeURIComponent(page.nextLink ?? "")).toContain("$skiptoken");
 });
