@@ -414,3 +414,14 @@ describe("upsert and alternate keys (spec §4.5)", () => {
     expect((await h.api("GET", `contacts(${c})?$select=_parentcustomerid_value`)).json._parentcustomerid_value).toBeNull();
   });
 });
+
+describe("alternate key values a URL cannot carry (Work with alternate keys)", () => {
+  it.each(["R/1", "R%1", "R+1", "R:1", "R&1", "R*1"])("refuses to address %p by its key, and finds it by $filter", async (value) => {
+    const created = await h.api("POST", "opportunities", { body: { name: `keyed ${value}`, [OpportunityColumn.referralId]: value } });
+    expect(created.status).toBe(204);
+    const byKey = await h.api("GET", `opportunities(${OpportunityColumn.referralId}='${encodeURIComponent(value)}')?$select=name`);
+    expect(byKey.status).toBe(400);
+    const byFilter = await h.api("GET", `opportunities?$select=name&$filter=${encodeURIComponent(`${OpportunityColumn.referralId} eq '${value}'`)}`);
+    expect(byFilter.json.value).toEqual([expect.objectContaining({ name: `keyed ${value}` })]);
+  });
+});

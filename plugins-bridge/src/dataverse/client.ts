@@ -36,6 +36,27 @@ export function odataLiteral(value: string | number | boolean | null): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * Characters an alternate key's value may not hold when the key is used in a URL: "retrieve (GET),
+ * update, or upsert (PATCH) actions don't work" (learn.microsoft.com, "Work with alternate keys").
+ * A record whose key value holds one is found with `$filter` instead (`keyUsableInUrl`).
+ */
+const KEY_URL_UNSAFE = /[/<>*%&:\\?+]/;
+
+export function keyUsableInUrl(key: Record<string, string | number>): boolean {
+  return Object.values(key).every((v) => typeof v !== "string" || !KEY_URL_UNSAFE.test(v));
+}
+
+/** `$filter` matching an alternate key's values: `cosell_referralid eq 'R/1'`. */
+export function keyFilter(key: Record<string, string | number>): string {
+  return Object.entries(key)
+    .map(([k, v]) => {
+      if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new RangeError(`not a column name: ${k}`);
+      return `${k} eq ${odataLiteral(v)}`;
+    })
+    .join(" and ");
+}
+
 /** `opportunities(cosell_referralid='R-1')` or `accounts(<guid>)`. */
 export function recordPath(entitySet: string, key: string | Record<string, string | number>): string {
   if (typeof key === "string") {
@@ -43,6 +64,7 @@ export function recordPath(entitySet: string, key: string | Record<string, strin
       throw new RangeError(`not a record id: ${key}`);
     return `/${entitySet}(${key})`;
   }
+  if (!keyUsableInUrl(key)) throw new RangeError(`an alternate key value with / < > * % & : \\ ? or + cannot be used in a URL: use keyFilter (${entitySet})`);
   const parts = Object.entries(key).map(([k, v]) => {
     if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new RangeError(`not a column name: ${k}`);
     return `${k}=${odataLiteral(v)}`;
@@ -109,6 +131,7 @@ export class DataverseClient {
 
   async retrieve(entitySet: string, key: string | Record<string, string>, select?: readonly string[]): Promise<Row | undefined> {
     const q = select?.length ? `?$select=${select.join(",")}` : "";
+    if (typeof key !== "string" && !keyUsableInUrl(key)) return this.retrieveByFilter(entitySet, key, q);
     try {
       const res = await this.http.send({ method: "GET", path: recordPath(entitySet, key) + q, headers: await this.headers() });
       return res.json as Row;
@@ -116,6 +139,15 @@ export class DataverseClient {
       if ((err as ApiError).status === 404) return undefined;
       throw err;
     }
+  }
+
+  /** The one row whose alternate key holds `key` (a key value a URL cannot carry), or undefined. */
+  async retrieveByFilter(entitySet: string, key: Record<string, string | number>, query = ""): Promise<Row | undefined> {
+    const sep = query ? "&" : "?";
+    const res = await this.http.send({ method: "GET", path: `/${entitySet}${query}${sep}$filter=${encodeURIComponent(keyFilter(key))}&$top=2`, headers: await this.headers() });
+    const rows = ((res.json as { value?: Row[] } | undefined)?.value ?? []) as Row[];
+    if (rows.length > 1) throw new ApiError(`two ${entitySet} rows hold the key ${keyFilter(key)}`, { service: "dataverse", method: "GET", path: `/${entitySet}` });
+    return rows[0];
   }
 
   async *retrieveMultiple(entitySet: string, query: QueryOptions = {}): AsyncGenerator<Row[]> {

@@ -6,7 +6,7 @@
  */
 import { ALTERNATE_KEYS, LeadColumn, OpportunityColumn, Table } from "@cosell/contract";
 import type { DataverseClient, Row } from "../dataverse/client";
-import { odataLiteral, recordPath } from "../dataverse/client";
+import { keyUsableInUrl, odataLiteral, recordPath } from "../dataverse/client";
 import {
   type CrmRecordSet,
   type DataverseRow,
@@ -103,7 +103,12 @@ export class CrmGateway {
   async readSetByReferralId(kind: RecordKind, referralId: string): Promise<CrmSet | undefined> {
     const column = kind === "opportunity" ? OpportunityColumn.referralId : LeadColumn.referralId;
     const expand = kind === "opportunity" ? "?$expand=parentaccountid,customerid_account,parentcontactid" : "";
-    let row: Row;
+    let row: Row | undefined;
+    if (!keyUsableInUrl({ [column]: referralId })) {
+      // A key value a URL cannot carry: the same record by $filter.
+      row = await this.client.retrieveByFilter(ENTITY_SET[kind], { [column]: referralId }, expand);
+      return row ? this.toSet(kind, row) : undefined;
+    }
     try {
       row = (await this.client.get(`${recordPath(ENTITY_SET[kind], { [column]: referralId })}${expand}`)) as Row;
     } catch (err) {
@@ -270,12 +275,13 @@ export class CrmGateway {
       recordBody["parentaccountid@odata.bind"] = accountRef;
     }
     if (kind === "opportunity" && contactRef) recordBody["parentcontactid@odata.bind"] = contactRef;
-    requests.push({
-      method: "PATCH",
-      path: recordPath(ENTITY_SET[kind], { [column]: referralId }),
-      body: recordBody,
-      headers: { "If-None-Match": "*", Prefer: "return=representation" },
-    });
+    // Created by its key (If-None-Match: a second create finds the first); a key value a URL cannot
+    // carry is sent in the body instead, where the key's uniqueness still refuses a second row (412).
+    requests.push(
+      keyUsableInUrl({ [column]: referralId })
+        ? { method: "PATCH", path: recordPath(ENTITY_SET[kind], { [column]: referralId }), body: recordBody, headers: { "If-None-Match": "*", Prefer: "return=representation" } }
+        : { method: "POST", path: `/${ENTITY_SET[kind]}`, body: { ...recordBody, [column]: referralId }, headers: { Prefer: "return=representation" } },
+    );
     const responses = await this.client.batch([requests]);
     const failed = responses.find((r) => r.error);
     if (failed?.error) {

@@ -55,6 +55,12 @@ export function resolveKey(org: Organization, entity: EntityMetadata, parts: rea
   const named = new Map<string, KeyLiteral>();
   for (const p of parts) {
     if (p.name === undefined) throw Errors.querySyntax("Bad Request - Error in query syntax: key values of an alternate key must be named.");
+    // "Work with alternate keys": with one of / < > * % & : \ ? + in the value, retrieve, update and
+    // upsert by the key don't work. The emulator refuses them outright (the docs do not say how).
+    if (p.value.kind === "string" && /[/<>*%&:\\?+]/.test(p.value.value))
+      throw Errors.invalidArgument(
+        `The alternate key value '${p.value.value}' of '${p.name}' contains a character (/ < > * % & : \\ ? +) that cannot be used to address a record by its key; query it with $filter instead.`,
+      );
     const logical = lookupFromValueProperty(p.name) ?? p.name;
     named.set(logical, p.value);
   }
