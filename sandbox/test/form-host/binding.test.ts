@@ -1,5 +1,5 @@
 import { LeadColumn, OpportunityColumn, ReferralAction, SyncState } from "@cosell/contract";
-import { DEFAULT_HELP_OPTIONS, bindingFor, changedProperties, parametersFor, patchFor, selectFor } from "../binding";
+import { DEFAULT_HELP_OPTIONS, bindingFor, changedProperties, parametersFor, patchFor, selectFor } from "../../src/form-host/binding";
 
 describe("bindingFor", () => {
   test("opportunity: every contract column, property named after its key, writable as the form allows", () => {

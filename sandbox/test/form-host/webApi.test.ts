@@ -1,7 +1,7 @@
 /** The form's context.webAPI against the real Dataverse emulator (HTTP on port 0). */
 import { SystemColumn, Table } from "@cosell/contract";
 import { SANDBOX_SELLER, TokenService, startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox";
-import { WebApiError, createWebApi } from "../webApi";
+import { WebApiError, createWebApi } from "../../src/form-host/webApi";
 
 let dataverse: DataverseEmulator;
 let tokens: TokenService;

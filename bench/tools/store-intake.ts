@@ -1,6 +1,6 @@
 /**
  * Intake benchmark: how many webhooks a second the store persists (event row + job, one transaction).
- *   npx tsx plugins-bridge/src/store/intake-bench.ts [events] [concurrency]
+ *   npx tsx bench/tools/store-intake.ts [events] [concurrency]
  * SQLite always; PostgreSQL too when DATABASE_URL is set (a throw-away schema, dropped afterwards).
  * Events go to 500 links, so most coalesce into a queued job, as a burst of edits would.
  */
@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
-import { openStore, type Store, type StoreConfig } from "./index";
+import { openStore, type Store, type StoreConfig } from "@cosell/bridge/src/store";
 
 async function run(store: Store, events: number, concurrency: number): Promise<number> {
   let next = 0;

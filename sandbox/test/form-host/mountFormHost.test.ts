@@ -3,8 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TokenService, startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox";
-import { FORM_HOST_PREFIX, formHostUrl, mountFormHost } from "..";
-import { parseResx } from "../resx";
+import { FORM_HOST_PREFIX, formHostUrl, mountFormHost } from "../../src/form-host";
+import { parseResx } from "../../src/form-host/resx";
 
 let dataverse: DataverseEmulator;
 let controlDir: string;
