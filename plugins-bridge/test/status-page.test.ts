@@ -1,4 +1,4 @@
-/** The status page's line on the Partner Center refresh token as it ages (Entra: 90 days without use). */
+/** The status page's lines on the Partner Center refresh token as it ages (Entra: 90 days without use) and on alternate keys not yet built. */
 import { renderStatusPage, type StatusView } from "../src/server/status-page";
 
 const now = new Date("2026-12-08T00:00:00Z");
@@ -32,5 +32,23 @@ describe("status page: the Partner Center refresh token", () => {
 
   it("none stored: says so", () => {
     expect(line(renderStatusPage(view()))).toMatch(/none stored .*cosell-bridge login/);
+  });
+});
+
+describe("status page: the referral-id alternate keys", () => {
+  const keys = (keysNotReady: StatusView["keysNotReady"]) => renderStatusPage({ ...view(), keysNotReady });
+
+  it("all Active: no line", () => {
+    expect(keys([])).not.toContain("Alternate key");
+  });
+
+  it("still being built: says so and that syncs wait", () => {
+    const html = keys([{ table: "opportunity", key: "cosell_opportunity_referralid", status: "Pending" }]);
+    expect(html).toMatch(/<li class="empty">Alternate key <code>cosell_opportunity_referralid<\/code> on opportunity: still being built by Dynamics 365 \(Pending\); syncs of new opportunity records wait/);
+  });
+
+  it("failed: an error telling the admin to reactivate it", () => {
+    const html = keys([{ table: "lead", key: "cosell_lead_referralid", status: "Failed" }]);
+    expect(html).toMatch(/<li class="error"><strong>Alternate key <code>cosell_lead_referralid<\/code> on lead could not be built \(Failed\)\.<\/strong> Reactivate it .*ReactivateEntityKey/);
   });
 });

@@ -17,6 +17,7 @@ import {
 } from "../dataverse/model";
 import { NotFoundError } from "../http/errors";
 import type { RecordKind } from "./keys";
+import { KeyReadiness } from "./keys-ready";
 
 export interface CrmSet extends CrmRecordSet {
   readonly kind: RecordKind;
@@ -73,12 +74,15 @@ export class CrmGateway {
   private readonly cache: RowCache;
   /** One read per cache key at a time: concurrent syncs wait for it instead of all missing the cache. */
   private readonly inflight = new Map<string, Promise<DataverseRow | null>>();
+  /** Whether the referral-id keys are built (EntityKeyIndexStatus Active) before they are relied on. */
+  readonly keys: KeyReadiness;
 
   constructor(
     readonly client: DataverseClient,
     options: { cacheTtlMs?: number } = {},
   ) {
     this.cache = new RowCache(options.cacheTtlMs ?? 5 * 60_000);
+    this.keys = new KeyReadiness(client);
   }
 
   entitySet(kind: RecordKind): string {
@@ -101,6 +105,7 @@ export class CrmGateway {
 
   /** The record holding a referral id (alternate key), or undefined. */
   async readSetByReferralId(kind: RecordKind, referralId: string): Promise<CrmSet | undefined> {
+    await this.keys.ensure(kind);
     const column = kind === "opportunity" ? OpportunityColumn.referralId : LeadColumn.referralId;
     const expand = kind === "opportunity" ? "?$expand=parentaccountid,customerid_account,parentcontactid" : "";
     let row: Row | undefined;
@@ -249,6 +254,8 @@ export class CrmGateway {
       readonly contact?: { readonly id: string } | { readonly values: DataverseValues };
     },
   ): Promise<{ id: string; created: boolean; row?: Row; accountId?: string; contactId?: string }> {
+    // Until the key's index is built, neither the key URL nor its uniqueness can be relied on.
+    await this.keys.ensure(kind);
     const key = kind === "opportunity" ? ALTERNATE_KEYS.opportunityReferralId : ALTERNATE_KEYS.leadReferralId;
     const column = key.attributes[0] as string;
     const idColumn = kind === "opportunity" ? SystemColumn.opportunity.id : SystemColumn.lead.id;

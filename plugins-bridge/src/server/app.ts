@@ -142,12 +142,13 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
   };
 
   const statusView = async (message?: string) => {
-    const [queue, recent, failures, deadLetters, signIn] = await Promise.all([
+    const [queue, recent, failures, deadLetters, signIn, keysNotReady] = await Promise.all([
       store.queueStats(),
       store.recentSyncs(50),
       store.recentFailures(50),
       store.listDeadLetters(100),
       checkSignIn(rt),
+      rt.crm.keys.check(),
     ]);
     // Read after the sign-in check, which may just have renewed it.
     const storedAt = await rt.refreshTokens.storedAt();
@@ -158,6 +159,7 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
       failures,
       deadLetters,
       signIn,
+      keysNotReady,
       formToken: csrf,
       ...(storedAt ? { refreshTokenStoredAt: storedAt } : {}),
       ...(message ? { message } : {}),
@@ -177,6 +179,7 @@ export async function buildServer(rt: BridgeRuntime, options: ServerOptions = {}
       instanceId: v.instanceId,
       queue: v.queue,
       signIn: v.signIn,
+      keysNotReady: v.keysNotReady,
       ...(v.refreshTokenStoredAt ? { partnerCenterRefreshTokenStoredAt: v.refreshTokenStoredAt.toISOString() } : {}),
       recent: v.recent,
       failures: v.failures,

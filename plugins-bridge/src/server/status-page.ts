@@ -2,6 +2,7 @@
  * The status page: server-rendered HTML, no script, every value escaped. Recent syncs, failures
  * with their reasons, dead letters with a Retry button, the queue and sign-in health.
  */
+import type { KeyNotReady } from "../engine/keys-ready";
 import type { Job, QueueStats, SyncRecord } from "../store";
 
 export interface StatusView {
@@ -15,6 +16,8 @@ export interface StatusView {
   readonly message?: string;
   /** When the stored Partner Center refresh token was last renewed, if one is stored. */
   readonly refreshTokenStoredAt?: Date;
+  /** Referral-id alternate keys whose index Dataverse has not (yet) built. */
+  readonly keysNotReady?: readonly KeyNotReady[];
   readonly now?: Date;
 }
 
@@ -32,6 +35,19 @@ export function refreshTokenLine(storedAt: Date | undefined, now: Date): string 
   const when = `renewed ${time(storedAt)} UTC; Entra ID ends it after ${REFRESH_TOKEN_INACTIVITY_DAYS} days without use (on ${time(ends)} UTC unless used again)`;
   if (days < STALE_AFTER_DAYS) return `<li class="ok">Partner Center refresh token: ${when}.</li>`;
   return `<li class="error"><strong>Partner Center refresh token not renewed for ${days} days:</strong> ${when}. Check the Partner Center sign-in above; if it fails, run <code>cosell-bridge login</code>.</li>`;
+}
+
+/** A line per referral-id key that is not Active: still being built (syncs wait), or failed (admin). */
+export function keyLines(keys: readonly KeyNotReady[]): string {
+  return keys
+    .map((k) =>
+      k.status === "Pending" || k.status === "InProgress"
+        ? `<li class="empty">Alternate key <code>${escapeHtml(k.key)}</code> on ${escapeHtml(k.table)}: still being built by Dynamics 365 (${escapeHtml(k.status)}); syncs of new ${escapeHtml(k.table)} records wait and run again once it is Active.</li>`
+        : k.status === "Missing"
+          ? `<li class="error"><strong>Alternate key <code>${escapeHtml(k.key)}</code> is not defined on ${escapeHtml(k.table)}.</strong> Import the co-sell solution again.</li>`
+          : `<li class="error"><strong>Alternate key <code>${escapeHtml(k.key)}</code> on ${escapeHtml(k.table)} could not be built (${escapeHtml(k.status)}).</strong> Reactivate it (Power Apps: Tables → ${escapeHtml(k.table)} → Keys, or the ReactivateEntityKey action), usually after removing records with duplicate referral ids.</li>`,
+    )
+    .join("");
 }
 
 export function escapeHtml(value: unknown): string {
@@ -79,7 +95,7 @@ tr.error td{background:#fdecea}tr.skipped td{background:#fff8e1}tr.conflict td{b
 </style></head><body>
 <h1>cosell-bridge <small>${escapeHtml(v.instanceId)}</small></h1>
 ${v.message ? `<p class="message">${escapeHtml(v.message)}</p>` : ""}
-<ul>${health("Partner Center", v.signIn.partnerCenter)}${refreshTokenLine(v.refreshTokenStoredAt, v.now ?? new Date())}${health("Dynamics 365", v.signIn.dataverse)}</ul>
+<ul>${health("Partner Center", v.signIn.partnerCenter)}${refreshTokenLine(v.refreshTokenStoredAt, v.now ?? new Date())}${health("Dynamics 365", v.signIn.dataverse)}${keyLines(v.keysNotReady ?? [])}</ul>
 <p class="stats"><span>Queued: <b>${q.queued}</b></span><span>Ready: <b>${q.ready}</b></span><span>Running: <b>${q.running}</b></span><span>Dead letters: <b>${q.dead}</b></span><span>Lag: <b>${(q.lagMs / 1000).toFixed(1)} s</b></span></p>
 <form method="post" action="/admin/reconcile"><input type="hidden" name="csrf" value="${escapeHtml(v.formToken)}"><button type="submit">Reconcile now</button></form>
 <h2>Dead letters</h2>${deadRows(v.deadLetters, v.formToken)}

@@ -115,6 +115,13 @@ export const Errors = {
     new DataverseError(400, "0x80040203", `Attribute '${attribute}' of entity '${entity}' is required and cannot be empty.`),
 
   invalidArgument: (message: string) => new DataverseError(400, "0x80040203", message),
+  /** Code and wording unverified (docs/decisions.md): a key whose index is not built yet, or failed. */
+  keyNotActive: (entity: string, key: string, status: string) =>
+    new DataverseError(
+      400,
+      "0x80060891",
+      `The alternate key '${key}' of entity '${entity}' is not active (EntityKeyIndexStatus: ${status}); it cannot be used until its index has been built.`,
+    ),
 
   querySyntax: (message: string) => new DataverseError(400, "0x0", message),
 

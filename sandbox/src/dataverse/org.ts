@@ -53,6 +53,11 @@ export const MAX_COMMIT_LOG = 500_000;
 export interface OrganizationOptions {
   readonly name: string;
   readonly seed: boolean;
+  /**
+   * How long a key added by solution import stays `Pending` before its index is `Active`
+   * (Dataverse builds it with a system job). 0 (the default): Active at once.
+   */
+  readonly keyIndexDelayMs?: number;
 }
 
 export class Organization implements PlatformContext {
@@ -66,6 +71,7 @@ export class Organization implements PlatformContext {
   readonly security = new Security();
   changes: CommitEntry[] = [];
   private readonly seed: boolean;
+  private readonly keyIndexDelayMs: number;
   /** Users registered from outside (identity, not data): replayed after every reset. */
   private readonly registrations: Array<() => void> = [];
   /** Schema changes (contract provisioning, imports): replayed by `reset({ keepCustomizations })`. */
@@ -74,6 +80,7 @@ export class Organization implements PlatformContext {
   constructor(options: OrganizationOptions) {
     this.name = options.name;
     this.seed = options.seed;
+    this.keyIndexDelayMs = options.keyIndexDelayMs ?? 0;
     this.seededIds = {
       ...SEEDED_IDS,
       sdkMessageIds: Object.fromEntries(SDK_MESSAGES.map((m) => [m, sdkMessageId(m)])),
@@ -98,6 +105,20 @@ export class Organization implements PlatformContext {
       c();
       this.customizations.push(c);
     }
+  }
+
+  /**
+   * Starts the index job of a key a solution import added: `Pending` until the delay has passed,
+   * then `Active` unless the key was failed (or activated) meanwhile by the control route.
+   */
+  startKeyIndexJob(entityName: string, keyName: string): void {
+    if (this.keyIndexDelayMs <= 0) return;
+    const schema = this.schema;
+    schema.setKeyIndexStatus(entityName, keyName, "Pending");
+    const timer = setTimeout(() => {
+      if (schema.keyIndexStatus(entityName, keyName) === "Pending") schema.setKeyIndexStatus(entityName, keyName, "Active");
+    }, this.keyIndexDelayMs);
+    timer.unref();
   }
 
   /** Remembers a schema change so that `reset({ keepCustomizations: true })` can apply it again. */

@@ -8,6 +8,7 @@ import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { z } from "zod";
 import { FaultInjector, FaultSettingsSchema, sleep } from "../faults";
 import type { TokenVerifier } from "../identity";
 import type { Caller, WriteScope } from "./data/operations";
@@ -46,6 +47,11 @@ export interface DataverseEmulatorOptions {
    * Default `opportunity`.
    */
   closePrimaryEntityId?: ClosePrimaryEntityId;
+  /**
+   * How long an alternate key added by solution import stays `Pending` before it is `Active`
+   * (`EntityKeyIndexStatus`). Default 0: Active at once. Contract-provisioned keys are always Active.
+   */
+  keyIndexDelayMs?: number;
 }
 
 export interface DataverseEmulator {
@@ -91,7 +97,7 @@ function send(reply: FastifyReply, res: ApiResponse): FastifyReply {
 
 export async function startDataverseEmulator(options: DataverseEmulatorOptions): Promise<DataverseEmulator> {
   const host = options.host ?? "127.0.0.1";
-  const org = new Organization({ name: options.organizationName ?? "sandbox", seed: options.seed ?? true });
+  const org = new Organization({ name: options.organizationName ?? "sandbox", seed: options.seed ?? true, keyIndexDelayMs: options.keyIndexDelayMs });
   const faults = options.faults ?? new FaultInjector();
   const limits: ProtectionLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const protection = new ServiceProtection(limits);
@@ -225,6 +231,8 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
         "POST /_emulator/reset[?keep=customizations]",
         "POST /_emulator/provision-contract",
         "GET /_emulator/solutions",
+        "POST /_emulator/keys/{entity}/{key}/fail",
+        "POST /_emulator/keys/{entity}/{key}/activate",
       ],
     }));
     api.get("/_emulator/faults", async () => faults.current);
@@ -262,6 +270,15 @@ export async function startDataverseEmulator(options: DataverseEmulatorOptions):
         solutions: rows("solution", ["uniquename", "version", "ismanaged"]),
         importjobs: rows("importjob", ["solutionname", "progress"]),
       };
+    });
+    api.post("/_emulator/keys/:entity/:key/:action", async (req, reply) => {
+      const params = z.object({ entity: z.string(), key: z.string(), action: z.enum(["fail", "activate"]) }).safeParse(req.params);
+      if (!params.success) return reply.code(404).send({ error: "unknown key action (fail or activate)" });
+      const { entity, key, action } = params.data;
+      if (!org.schema.entity(entity)?.keys.has(key))
+        return reply.code(404).send({ error: `no alternate key '${key}' on table '${entity}'` });
+      org.schema.setKeyIndexStatus(entity, key, action === "fail" ? "Failed" : "Active");
+      return reply.code(204).send();
     });
     api.post("/_emulator/provision-contract", async (_req, reply) => {
       provision();

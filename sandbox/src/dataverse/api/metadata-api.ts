@@ -8,6 +8,7 @@
 import { evaluateFilter, parseFilter, parseSelect } from "../../odata";
 import { Errors } from "../errors";
 import type { AttributeMetadata, EntityMetadata, KeyMetadata, OptionSetMetadata } from "../metadata/types";
+import type { Schema } from "../metadata/schema";
 import type { Organization } from "../org";
 import { jsonResponse, type ApiContext, type ApiRequest, type ApiResponse } from "./http";
 import { odata, parseExpand } from "./query";
@@ -91,14 +92,14 @@ export function attributeJson(entity: EntityMetadata, a: AttributeMetadata): Rec
   return out;
 }
 
-function keyJson(entity: EntityMetadata, k: KeyMetadata): Record<string, unknown> {
+function keyJson(schema: Schema, entity: EntityMetadata, k: KeyMetadata): Record<string, unknown> {
   return {
     MetadataId: k.metadataId,
     LogicalName: k.logicalName,
     SchemaName: k.schemaName,
     EntityLogicalName: entity.logicalName,
     KeyAttributes: [...k.attributes],
-    EntityKeyIndexStatus: "Active",
+    EntityKeyIndexStatus: schema.keyIndexStatus(entity.logicalName, k.logicalName),
     DisplayName: label(k.displayName, k.metadataId),
   };
 }
@@ -213,7 +214,7 @@ export function handleEntityDefinitions(ctx: ApiContext, req: ApiRequest, segmen
     const json = select(entityJson(entity), selectList(req), "EntityMetadata", ENTITY_PROPS);
     const expand = req.query.get("$expand");
     for (const item of expand ? parseExpand(expand) : []) {
-      if (item.navigation === "Keys") json.Keys = [...entity.keys.values()].map((k) => keyJson(entity, k));
+      if (item.navigation === "Keys") json.Keys = [...entity.keys.values()].map((k) => keyJson(org.schema, entity, k));
       else if (item.navigation === "Attributes")
         json.Attributes = [...entity.attributes.values()].map((a) => select(attributeJson(entity, a), item.select, "AttributeMetadata", ATTRIBUTE_PROPS));
       else throw Errors.unknownProperty("EntityMetadata", item.navigation);
@@ -221,7 +222,7 @@ export function handleEntityDefinitions(ctx: ApiContext, req: ApiRequest, segmen
     return jsonResponse(200, { "@odata.context": `${apiUrl}/$metadata#EntityDefinitions/$entity`, ...json });
   }
   if (second.name === "Keys") {
-    const keys = [...entity.keys.values()].map((k) => keyJson(entity, k));
+    const keys = [...entity.keys.values()].map((k) => keyJson(org.schema, entity, k));
     return jsonResponse(200, {
       "@odata.context": `${apiUrl}/$metadata#EntityDefinitions('${entity.metadataId}')/Keys`,
       value: filterList(req, keys).map((k) => select(k, selectList(req), "EntityKeyMetadata", KEY_PROPS)),

@@ -66,6 +66,8 @@ export function resolveKey(org: Organization, entity: EntityMetadata, parts: rea
   }
   for (const key of entity.keys.values()) {
     if (key.attributes.length !== named.size || !key.attributes.every((a) => named.has(a))) continue;
+    const status = org.schema.keyIndexStatus(entity.logicalName, key.logicalName);
+    if (status !== "Active") throw Errors.keyNotActive(entity.logicalName, key.logicalName, status);
     const values: Record<string, StoredValue> = {};
     for (const attrName of key.attributes) {
       const a = entity.attributes.get(attrName);

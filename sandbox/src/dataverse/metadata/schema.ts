@@ -24,7 +24,12 @@ export interface SchemaListener {
   keyAdded?(entity: EntityMetadata, key: KeyMetadata): void;
 }
 
+/** `EntityKeyMetadata.EntityKeyIndexStatus`: an imported key's index is built by a system job. */
+export type KeyIndexStatus = "Pending" | "InProgress" | "Active" | "Failed";
+
 export class Schema {
+  /** Keys whose index is not (yet) Active; absent means Active. */
+  private readonly keyStatuses = new Map<string, KeyIndexStatus>();
   private readonly byLogicalName = new Map<string, EntityMetadata>();
   private readonly bySetName = new Map<string, EntityMetadata>();
   readonly globalOptionSets = new Map<string, OptionSetMetadata>();
@@ -83,6 +88,16 @@ export class Schema {
         throw new Error(`key ${key.logicalName}: column '${a}' does not exist on table '${entityName}'`);
     entity.keys.set(key.logicalName, key);
     for (const l of this.listeners) l.keyAdded?.(entity, key);
+  }
+
+  keyIndexStatus(entityName: string, keyName: string): KeyIndexStatus {
+    return this.keyStatuses.get(`${entityName.toLowerCase()}|${keyName.toLowerCase()}`) ?? "Active";
+  }
+
+  setKeyIndexStatus(entityName: string, keyName: string, status: KeyIndexStatus): void {
+    const id = `${entityName.toLowerCase()}|${keyName.toLowerCase()}`;
+    if (status === "Active") this.keyStatuses.delete(id);
+    else this.keyStatuses.set(id, status);
   }
 
   /** Adds a global choice, or merges new options into an existing one (keeping the same object). */

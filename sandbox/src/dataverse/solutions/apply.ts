@@ -252,7 +252,9 @@ function applyEntity(org: Organization, def: EntityDefinition, summary: { attrib
       summary.warnings.push(`key '${k.logicalName}' on '${target.logicalName}' names unknown columns ${missing.join(", ")}; skipped.`);
       continue;
     }
+    if (target.keys.has(k.logicalName)) continue;
     org.schema.addKey(target.logicalName, makeKey(target.logicalName, k.logicalName, k.attributes, pick(k.displayNames, k.logicalName)));
+    org.startKeyIndexJob(target.logicalName, k.logicalName);
   }
   return target;
 }
