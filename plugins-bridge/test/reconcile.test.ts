@@ -126,5 +126,10 @@ describe("Reconciler", () => {
     // The cursor passed them (they are recorded); none of the parsed referrals moved Partner Center's.
     expect(decodeCursor(await store.getCursor(dataverseCursorName("opportunity")))?.at).toBeGreaterThanOrEqual(tiedAt);
     expect(await store.getCursor(PC_CURSOR)).toBeUndefined();
+
+    // Still unparsable at the next sweep: the dead letters stay one each.
+    const again = await r.sweep();
+    expect(again.partnerCenter.deadLettered + again.dataverse.deadLettered).toBe(0);
+    expect(await store.listDeadLetters()).toHaveLength(4);
   });
 });

@@ -174,11 +174,22 @@ export class Reconciler {
    * (an admin's retry re-reads it from its source). Merged into work the link already has queued, it
    * is left to that job, which re-reads it and fails or dead-letters on its own.
    */
-  private async deadLetter(key: string, reason: string): Promise<void> {
+  /** True when this sweep wrote the dead letter (false: one with the same key and reason was there). */
+  private async deadLetter(key: string, reason: string, known: Set<string>): Promise<boolean> {
     const { store, log } = this.o;
+    // The same thing, still unparsable, comes back each sweep (the cursor may not have passed it): one dead letter.
+    if (known.has(`${key}\n${reason}`)) return false;
     const { jobId, coalesced } = await store.enqueue({ linkKey: key, kind: "sync", payload: { hops: 0, reason }, runAt: NEVER });
     if (!coalesced) await store.deadLetter(jobId, reason);
+    known.add(`${key}\n${reason}`);
     log.warn({ key, reason }, "reconcile: dead-lettered what it could not parse");
+    return true;
+  }
+
+  /** The dead letters there are (newest 1,000), as `<key>\n<reason>`, read once per sweep when needed. */
+  private deadLetters(): () => Promise<Set<string>> {
+    let known: Promise<Set<string>> | undefined;
+    return () => (known ??= this.o.store.listDeadLetters(1000).then((jobs) => new Set(jobs.map((j) => `${j.linkKey}\n${j.lastError ?? ""}`))));
   }
 
   /**
@@ -198,13 +209,14 @@ export class Reconciler {
 
   private async sweepPartnerCenter(options: SweepOptions, enqueue: Enqueue) {
     const { store, partnerCenter } = this.o;
-    const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(PC_CURSOR));
+    const cursor = options.fromBeginning ? undefined : decodeCursor(await store.getCursor(PC_CURSOR))?.at;
     const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
     let seen = 0;
     let enqueued = 0;
     let newest = cursor;
     let filterSupported = true;
     let deadLettered = 0;
+    const known = this.deadLetters();
 
     const handle = async (page: readonly unknown[]): Promise<boolean> => {
       const referrals: Referral[] = [];
@@ -217,8 +229,8 @@ export class Reconciler {
         seen++;
         const { id, digest } = idOrDigest(raw, "id");
         const link = id === undefined ? undefined : await store.findLinkByReferralId(id);
-        await this.deadLetter(link?.key ?? referralKey(id ?? `unparsable-${digest}`), `Partner Center referral ${id ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`);
-        deadLettered++;
+        const reason = `Partner Center referral ${id ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`;
+        if (await this.deadLetter(link?.key ?? referralKey(id ?? `unparsable-${digest}`), reason, await known())) deadLettered++;
       }
       options.onReferrals?.(referrals);
       let reachedCursor = false;
@@ -274,6 +286,7 @@ export class Reconciler {
     let seen = 0;
     let enqueued = 0;
     let deadLettered = 0;
+    const known = this.deadLetters();
     const tables: Array<{ kind: RecordKind; set: string; id: string; filter: string }> = [
       {
         kind: "opportunity",
@@ -303,8 +316,8 @@ export class Reconciler {
             const recordId = GUID.safeParse(id).success ? id!.toLowerCase() : undefined;
             const link = recordId === undefined ? undefined : await store.findLinkByRecord(t.kind, recordId);
             const key = link?.key ?? (recordId ? recordKey(t.kind, recordId) : `${t.kind}:unparsable-${digest}`);
-            await this.deadLetter(key, `Dataverse ${t.kind} ${recordId ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`);
-            deadLettered++;
+            const reason = `Dataverse ${t.kind} ${recordId ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`;
+            if (await this.deadLetter(key, reason, await known())) deadLettered++;
             continue;
           }
           const data = parsed.data as Record<string, string>;
