@@ -14,9 +14,10 @@ import { startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox/
 import { DataverseClient, type QueryOptions } from "../src/dataverse/client";
 import type { PartnerCenterClient } from "../src/partner-center/client";
 import { dataverseCursorName, decodeCursor, encodeCursor, PC_CURSOR, Reconciler } from "../src/reconcile";
-import { openStore, type Store } from "../src/store";
+import { dropPostgresSchema, openStore, type Store } from "../src/store";
 
 const RESOURCE = "https://org.crm.dynamics.com";
+const PG_URL = process.env["COSELL_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 const log = pino({ level: "silent" });
 
 /** Partner Center listing these pages, whatever the query. */
@@ -28,10 +29,30 @@ function partnerCenterListing(pages: unknown[][]): PartnerCenterClient {
   } as unknown as PartnerCenterClient;
 }
 
-describe("Reconciler", () => {
+/** A fresh store per test, and how to drop it: SQLite in a temp dir, PostgreSQL in a schema of its own. */
+const stores: Array<[string, () => Promise<{ store: Store; drop: () => Promise<void> }>]> = [
+  [
+    "sqlite",
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-reconcile-"));
+      const store = await openStore({ kind: "sqlite", path: path.join(dir, "r.sqlite") });
+      return { store, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    },
+  ],
+  [
+    "postgres",
+    async () => {
+      const schema = `cosell_test_${Math.random().toString(36).slice(2, 10)}`;
+      const store = await openStore({ kind: "postgres", connectionString: PG_URL, schema, poolSize: 2 });
+      return { store, drop: () => dropPostgresSchema(PG_URL, schema) };
+    },
+  ],
+];
+
+describe.each(stores)("Reconciler on %s", (_name, open) => {
   let dv: DataverseEmulator;
   let client: DataverseClient;
-  let dir: string;
+  let drop: () => Promise<void>;
   let store: Store;
   const ids: string[] = [];
   const tiedAt = Date.parse("2026-11-02T10:00:00Z");
@@ -60,12 +81,11 @@ describe("Reconciler", () => {
     await dv.close();
   });
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cosell-reconcile-"));
-    store = await openStore({ kind: "sqlite", path: path.join(dir, "r.sqlite") });
+    ({ store, drop } = await open());
   });
   afterEach(async () => {
     await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await drop();
   });
 
   it("reconciles each of many rows sharing one modifiedon across page boundaries exactly once", async () => {
