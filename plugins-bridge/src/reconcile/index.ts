@@ -77,11 +77,11 @@ const reasonOf = (err: z.ZodError): string =>
     .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
     .join("; ");
 
-/** What to call a thing that did not parse: its own id when it has one, else a digest of it. */
+/** What to call a thing that did not parse: its own id when it has a plausible one, else a digest of it. */
 function idOrDigest(raw: unknown, idField: string): { id?: string; digest: string } {
   const value = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[idField] : undefined;
   const digest = createHash("sha256").update(JSON.stringify(raw) ?? "undefined").digest("hex").slice(0, 16);
-  return typeof value === "string" && value !== "" ? { id: value, digest } : { digest };
+  return typeof value === "string" && /^[\w.-]{1,100}$/.test(value) ? { id: value, digest } : { digest };
 }
 
 export interface ReconcileOptions {
@@ -172,9 +172,9 @@ export class Reconciler {
   /**
    * Something the sweep could not parse becomes a dead letter under its link's key, with the reason
    * (an admin's retry re-reads it from its source). Merged into work the link already has queued, it
-   * is left to that job, which re-reads it and fails or dead-letters on its own.
+   * is left to that job, which re-reads it and fails or dead-letters on its own. True when this sweep
+   * wrote it (false: one with the same key and reason was there).
    */
-  /** True when this sweep wrote the dead letter (false: one with the same key and reason was there). */
   private async deadLetter(key: string, reason: string, known: Set<string>): Promise<boolean> {
     const { store, log } = this.o;
     // The same thing, still unparsable, comes back each sweep (the cursor may not have passed it): one dead letter.
