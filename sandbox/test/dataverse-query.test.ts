@@ -170,6 +170,29 @@ describe("paging (spec §4.3)", () => {
     expect(garbage.status).toBe(400);
   });
 
+  it("pages rows tied on a non-unique $orderby losing or repeating some, as Dataverse may, and exactly with the primary key last", async () => {
+    const tied = `tie-${randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 40; i++) expect((await h.api("POST", "contacts", { body: { firstname: tied, lastname: `t${i}`, telephone1: "7" } })).status).toBe(204);
+    const url = (order: string) => `contacts?$select=lastname&$filter=firstname eq '${tied}'&$orderby=${order}`;
+    // What a lenient emulator (ties in insertion order, token carrying it) would have let pass.
+    const loose = await readAll(url("telephone1"), 7);
+    const lost = 40 - new Set(loose.rows).size;
+    const repeated = loose.rows.length - new Set(loose.rows).size;
+    expect(lost + repeated).toBeGreaterThan(0);
+    const again = await readAll(url("telephone1"), 7);
+    expect(again.rows).toEqual(loose.rows);
+    const exact = await readAll(url("telephone1,contactid"), 7);
+    expect(exact.rows).toHaveLength(40);
+    expect(new Set(exact.rows).size).toBe(40);
+    const single = await h.api("GET", url("telephone1"));
+    const firstPage = await h.api("GET", url("telephone1"), { headers: { Prefer: "odata.maxpagesize=40" } });
+    expect(firstPage.json.value).toEqual(single.json.value);
+    // Tied rows come in neither insertion nor primary-key order.
+    const ids = (await h.api("GET", `contacts?$select=contactid,lastname&$filter=firstname eq '${tied}'&$orderby=telephone1`)).json.value as Array<{ contactid: string; lastname: string }>;
+    expect(ids.map((r) => r.lastname)).not.toEqual(Array.from({ length: 40 }, (_, i) => `t${i}`));
+    expect(ids.map((r) => r.contactid)).not.toEqual(ids.map((r) => r.contactid).sort());
+  });
+
   it("defaults to pages of 5,000", async () => {
     const res = await h.api("GET", "contacts?$select=lastname");
     expect(res.json.value.length).toBeLessThanOrEqual(5000);

@@ -23,7 +23,8 @@ export function catalogueQuery(): string {
   return (
     `?$select=${select}` +
     `&$filter=${cosell_SolutionAttributes.cosell_IsActive} eq true` +
-    `&$orderby=${cosell_SolutionAttributes.cosell_Name} asc`
+    // The primary key last: paging over a non-unique order (two entries of one name) may lose or repeat rows.
+    `&$orderby=${cosell_SolutionAttributes.cosell_Name} asc,${cosell_SolutionAttributes.cosell_SolutionId} asc`
   );
 }
 

@@ -4,7 +4,7 @@ import { fakeWebApi } from "../__mocks__/fakeWebApi";
 
 test("the query selects active solutions by name, with the generated attribute names", () => {
   expect(catalogueQuery()).toBe(
-    "?$select=cosell_name,cosell_solutioncode,cosell_publisher&$filter=cosell_isactive eq true&$orderby=cosell_name asc",
+    "?$select=cosell_name,cosell_solutioncode,cosell_publisher&$filter=cosell_isactive eq true&$orderby=cosell_name asc,cosell_solutionid asc",
   );
 });
 

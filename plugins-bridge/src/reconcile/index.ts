@@ -8,9 +8,16 @@
  * Partner Center documents ordering by updatedDateTime, not filtering on it (specs §2.4,
  * UNVERIFIED): the sweep asks for the filter and, when Partner Center refuses it, reads newest
  * first and stops at the cursor.
+ *
+ * Dataverse rows are read in a unique order, `modifiedon` then the primary key: paging over an order
+ * that leaves ties may lose or repeat rows. A cursor is `<ISO time>|<id>` of the last row seen.
+ * A row or referral that does not parse is dead-lettered with the reason before the sweep goes on,
+ * so the cursor never moves past something that is not recorded anywhere.
  */
+import { createHash } from "node:crypto";
 import { LeadColumn, OpportunityColumn, Table } from "@cosell/contract";
 import type { Logger } from "pino";
+import { z } from "zod";
 import type { DataverseClient } from "../dataverse/client";
 import { SystemColumn } from "../dataverse/model";
 import { recordKey, referralKey, type RecordKind } from "../engine/keys";
@@ -27,6 +34,55 @@ type Enqueue = (page: ReadonlyArray<{ key: string; reason: string }>) => Promise
 
 export const PC_CURSOR = "reconcile:partner-center";
 export const DV_CURSOR = "reconcile:dataverse";
+/** Per table: `reconcile:dataverse:opportunity`, `reconcile:dataverse:lead` (DV_CURSOR is the older, shared one). */
+export const dataverseCursorName = (kind: RecordKind): string => `${DV_CURSOR}:${kind}`;
+
+/** Dead letters are queued this far ahead first, so that no worker claims one before it is dead. */
+const NEVER = new Date("9999-01-01T00:00:00Z");
+
+/** A position in a sweep: the last row seen, its change time and (where the order has it) its id. */
+export interface SweepCursor {
+  readonly at: number;
+  readonly id?: string;
+}
+
+/** `<ISO time>` or `<ISO time>|<id>`; anything else reads as no cursor (a full sweep, never a gap). */
+export function decodeCursor(text: string | undefined): SweepCursor | undefined {
+  if (!text) return undefined;
+  const bar = text.indexOf("|");
+  const at = isoOrUndefined(bar < 0 ? text : text.slice(0, bar));
+  if (at === undefined) return undefined;
+  const id = bar < 0 ? "" : text.slice(bar + 1);
+  return id === "" ? { at } : { at, id };
+}
+
+export function encodeCursor(c: SweepCursor): string {
+  return `${new Date(c.at).toISOString()}${c.id ? `|${c.id}` : ""}`;
+}
+
+const after = (a: SweepCursor, b: SweepCursor | undefined): boolean =>
+  b === undefined || a.at > b.at || (a.at === b.at && (a.id ?? "") > (b.id ?? ""));
+
+const GUID = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+const RowSchema = (idColumn: string) =>
+  z.object({
+    [idColumn]: GUID,
+    modifiedon: z.string().refine((v) => !Number.isNaN(Date.parse(v)), "not a date-time"),
+    "@odata.etag": z.string().optional(),
+  });
+
+const reasonOf = (err: z.ZodError): string =>
+  err.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+    .join("; ");
+
+/** What to call a thing that did not parse: its own id when it has a plausible one, else a digest of it. */
+function idOrDigest(raw: unknown, idField: string): { id?: string; digest: string } {
+  const value = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[idField] : undefined;
+  const digest = createHash("sha256").update(JSON.stringify(raw) ?? "undefined").digest("hex").slice(0, 16);
+  return typeof value === "string" && /^[\w.-]{1,100}$/.test(value) ? { id: value, digest } : { digest };
+}
 
 export interface ReconcileOptions {
   readonly store: Store;
@@ -40,6 +96,8 @@ export interface ReconcileOptions {
   readonly now?: () => Date;
   /** Called after each enqueue (wakes the worker). */
   readonly onEnqueued?: () => void;
+  /** Dataverse rows per page (default 5,000, Dataverse's maximum). */
+  readonly pageSize?: number;
 }
 
 export interface SweepOptions {
@@ -52,8 +110,8 @@ export interface SweepOptions {
 }
 
 export interface SweepSummary {
-  readonly partnerCenter: { seen: number; enqueued: number; filterSupported: boolean };
-  readonly dataverse: { seen: number; enqueued: number };
+  readonly partnerCenter: { seen: number; enqueued: number; filterSupported: boolean; deadLettered: number };
+  readonly dataverse: { seen: number; enqueued: number; deadLettered: number };
   /** Link keys enqueued, in order. */
   readonly keys: readonly string[];
   readonly startedAt: Date;
@@ -112,6 +170,29 @@ export class Reconciler {
   }
 
   /**
+   * Something the sweep could not parse becomes a dead letter under its link's key, with the reason
+   * (an admin's retry re-reads it from its source). Merged into work the link already has queued, it
+   * is left to that job, which re-reads it and fails or dead-letters on its own. True when this sweep
+   * wrote it (false: one with the same key and reason was there).
+   */
+  private async deadLetter(key: string, reason: string, known: Set<string>): Promise<boolean> {
+    const { store, log } = this.o;
+    // The same thing, still unparsable, comes back each sweep (the cursor may not have passed it): one dead letter.
+    if (known.has(`${key}\n${reason}`)) return false;
+    const { jobId, coalesced } = await store.enqueue({ linkKey: key, kind: "sync", payload: { hops: 0, reason }, runAt: NEVER });
+    if (!coalesced) await store.deadLetter(jobId, reason);
+    known.add(`${key}\n${reason}`);
+    log.warn({ key, reason }, "reconcile: dead-lettered what it could not parse");
+    return true;
+  }
+
+  /** The dead letters there are (newest 1,000), as `<key>\n<reason>`, read once per sweep when needed. */
+  private deadLetters(): () => Promise<Set<string>> {
+    let known: Promise<Set<string>> | undefined;
+    return () => (known ??= this.o.store.listDeadLetters(1000).then((jobs) => new Set(jobs.map((j) => `${j.linkKey}\n${j.lastError ?? ""}`))));
+  }
+
+  /**
    * Was this version of the row already covered by the link's last sync? The etag the link kept
    * (after the bridge's own write) answers exactly, with no clock involved; times, with a margin for
    * the two clocks, answer only where a side gives no etag.
@@ -128,18 +209,28 @@ export class Reconciler {
 
   private async sweepPartnerCenter(options: SweepOptions, enqueue: Enqueue) {
     const { store, partnerCenter } = this.o;
-    const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(PC_CURSOR));
+    const cursor = options.fromBeginning ? undefined : decodeCursor(await store.getCursor(PC_CURSOR))?.at;
     const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
     let seen = 0;
     let enqueued = 0;
     let newest = cursor;
     let filterSupported = true;
+    let deadLettered = 0;
+    const known = this.deadLetters();
 
     const handle = async (page: readonly unknown[]): Promise<boolean> => {
       const referrals: Referral[] = [];
       for (const raw of page) {
         const parsed = ReferralSchema.safeParse(raw);
-        if (parsed.success) referrals.push(parsed.data);
+        if (parsed.success) {
+          referrals.push(parsed.data);
+          continue;
+        }
+        seen++;
+        const { id, digest } = idOrDigest(raw, "id");
+        const link = id === undefined ? undefined : await store.findLinkByReferralId(id);
+        const reason = `Partner Center referral ${id ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`;
+        if (await this.deadLetter(link?.key ?? referralKey(id ?? `unparsable-${digest}`), reason, await known())) deadLettered++;
       }
       options.onReferrals?.(referrals);
       let reachedCursor = false;
@@ -186,16 +277,16 @@ export class Reconciler {
       for await (const page of partnerCenter.listReferrals({ orderby: "updatedDateTime desc" })) if (await handle(page)) break;
     }
     if (newest !== undefined) await store.setCursor(PC_CURSOR, new Date(newest).toISOString());
-    return { seen, enqueued, filterSupported };
+    return { seen, enqueued, filterSupported, deadLettered };
   }
 
   private async sweepDataverse(options: SweepOptions, enqueue: Enqueue) {
     const { store, dataverse } = this.o;
-    const cursor = options.fromBeginning ? undefined : isoOrUndefined(await store.getCursor(DV_CURSOR));
-    const since = cursor === undefined ? undefined : new Date(cursor - this.overlapMs).toISOString();
+    const legacy = options.fromBeginning ? undefined : decodeCursor(await store.getCursor(DV_CURSOR));
     let seen = 0;
     let enqueued = 0;
-    let newest = cursor;
+    let deadLettered = 0;
+    const known = this.deadLetters();
     const tables: Array<{ kind: RecordKind; set: string; id: string; filter: string }> = [
       {
         kind: "opportunity",
@@ -206,15 +297,34 @@ export class Reconciler {
       { kind: "lead", set: Table.lead.entitySetName, id: SystemColumn.lead.id, filter: `${LeadColumn.referralId} ne null` },
     ];
     for (const t of tables) {
-      const filter = since === undefined ? t.filter : `${t.filter} and modifiedon gt ${since}`;
-      for await (const page of dataverse.retrieveMultiple(t.set, { select: [t.id, "modifiedon"], filter, orderby: "modifiedon asc", maxPageSize: 5000 })) {
-        const rows: Array<{ id: string; modified: number | undefined; etag: unknown }> = [];
+      const cursor = options.fromBeginning ? undefined : (decodeCursor(await store.getCursor(dataverseCursorName(t.kind))) ?? legacy);
+      let last = cursor;
+      const schema = RowSchema(t.id);
+      for await (const page of dataverse.retrieveMultiple(t.set, {
+        select: [t.id, "modifiedon"],
+        filter: this.dataverseFilter(t, cursor),
+        // Unique: paging over modifiedon alone may lose or repeat rows that share a modifiedon.
+        orderby: `modifiedon asc,${t.id} asc`,
+        maxPageSize: this.o.pageSize ?? 5000,
+      })) {
+        const rows: Array<{ id: string; modified: number; etag: unknown }> = [];
         for (const row of page) {
           seen++;
-          const id = typeof row[t.id] === "string" ? (row[t.id] as string).toLowerCase() : undefined;
-          if (!id) continue;
-          const modified = isoOrUndefined(typeof row.modifiedon === "string" ? row.modifiedon : undefined);
-          if (modified !== undefined && (newest === undefined || modified > newest)) newest = modified;
+          const parsed = schema.safeParse(row);
+          if (!parsed.success) {
+            const { id, digest } = idOrDigest(row, t.id);
+            const recordId = GUID.safeParse(id).success ? id!.toLowerCase() : undefined;
+            const link = recordId === undefined ? undefined : await store.findLinkByRecord(t.kind, recordId);
+            const key = link?.key ?? (recordId ? recordKey(t.kind, recordId) : `${t.kind}:unparsable-${digest}`);
+            const reason = `Dataverse ${t.kind} ${recordId ?? `(no id, ${digest})`} could not be read: ${reasonOf(parsed.error)}`;
+            if (await this.deadLetter(key, reason, await known())) deadLettered++;
+            continue;
+          }
+          const data = parsed.data as Record<string, string>;
+          const id = data[t.id]!.toLowerCase();
+          const modified = Date.parse(data.modifiedon!);
+          const position = { at: modified, id };
+          if (after(position, last)) last = position;
           rows.push({ id, modified, etag: row["@odata.etag"] });
         }
         for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
@@ -230,8 +340,19 @@ export class Reconciler {
         }
         options.onProgress?.({ side: "dataverse", seen, enqueued });
       }
+      if (last !== undefined && last !== cursor) await store.setCursor(dataverseCursorName(t.kind), encodeCursor(last));
     }
-    if (newest !== undefined) await store.setCursor(DV_CURSOR, new Date(newest).toISOString());
-    return { seen, enqueued };
+    return { seen, enqueued, deadLettered };
+  }
+
+  /**
+   * Rows changed after the cursor. With an overlap, from that much before its time (ids do not
+   * matter there); without one, strictly after the last row seen, in the sweep's own order.
+   */
+  private dataverseFilter(t: { id: string; filter: string }, cursor: SweepCursor | undefined): string {
+    if (cursor === undefined) return t.filter;
+    const since = new Date(cursor.at - this.overlapMs).toISOString();
+    if (this.overlapMs > 0 || cursor.id === undefined) return `${t.filter} and modifiedon gt ${since}`;
+    return `${t.filter} and (modifiedon gt ${since} or (modifiedon eq ${since} and ${t.id} gt ${cursor.id}))`;
   }
 }

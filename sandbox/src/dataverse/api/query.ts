@@ -3,9 +3,12 @@
  * `Prefer: odata.maxpagesize` with `@odata.nextLink` (spec §4.3). The `$filter` grammar and its
  * evaluation are the shared `src/odata` module; this file maps Dataverse columns onto it.
  *
- * Paging is keyset-based: the skip token carries the sort values and insertion sequence of the last
- * row returned, so a page boundary stays put while rows are added or changed elsewhere, and a token
- * from another query is refused.
+ * Paging is keyset-based: the skip token carries the sort values and primary key of the last row
+ * returned, so a page boundary stays put while rows are added or changed elsewhere, and a token from
+ * another query is refused. Like Dataverse's paging cookie, the next page is "after the last sort
+ * values, or equal to them with a greater primary key", while rows tied on every `$orderby` column
+ * come in an order of their own (a hash of the primary key): an `$orderby` that is not unique (no
+ * primary key as its last column) loses and repeats rows across pages, as Dataverse warns it may.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -139,13 +142,44 @@ function candidates(org: Organization, entity: EntityMetadata, filter: FilterExp
   return all();
 }
 
-function comparator(q: CompiledQuery): (a: { rec: StoredRecord; keys: unknown[] }, b: { rec: StoredRecord; keys: unknown[] }) => number {
+interface Ordered {
+  readonly rec: StoredRecord;
+  readonly keys: unknown[];
+  /** The primary key, lower case (the paging cookie's tie-breaker). */
+  readonly id: string;
+  /** The order among rows tied on every `$orderby` column: neither primary-key nor insertion order. */
+  readonly tie: number;
+}
+
+/** FNV-1a: a cheap, deterministic scramble of the primary key. */
+function tieOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function ordered(entity: EntityMetadata, q: CompiledQuery, rec: StoredRecord): Ordered {
+  const raw = rec.row[entity.primaryIdAttribute];
+  const id = typeof raw === "string" ? raw.toLowerCase() : "";
+  return { rec, keys: q.readers.map((r) => r(rec.row)), id, tie: tieOf(id) };
+}
+
+/** Compares the `$orderby` columns only. */
+function compareKeys(q: CompiledQuery, a: readonly unknown[], b: readonly unknown[]): number {
+  for (let i = 0; i < q.order.length; i++) {
+    const c = compareForOrder(a[i], b[i], { caseInsensitive: true });
+    if (c !== 0) return q.order[i]!.direction === "desc" ? -c : c;
+  }
+  return 0;
+}
+
+function comparator(q: CompiledQuery): (a: Ordered, b: Ordered) => number {
   return (a, b) => {
-    for (let i = 0; i < q.order.length; i++) {
-      const c = compareForOrder(a.keys[i], b.keys[i], { caseInsensitive: true });
-      if (c !== 0) return q.order[i]!.direction === "desc" ? -c : c;
-    }
-    return a.rec.seq - b.rec.seq;
+    const c = compareKeys(q, a.keys, b.keys);
+    if (c !== 0) return c;
+    // Without $orderby, insertion order (which the skip token follows exactly).
+    if (q.order.length === 0) return a.rec.seq - b.rec.seq;
+    return a.tie - b.tie || a.rec.seq - b.rec.seq;
   };
 }
 
@@ -157,6 +191,8 @@ const CursorSchema = z.object({
   q: z.string(),
   p: z.number().int().min(2),
   s: z.number().int(),
+  /** Primary key of the last row (lower case). */
+  i: z.string(),
   k: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])),
 });
 type Cursor = z.infer<typeof CursorSchema>;
@@ -252,10 +288,10 @@ function expander(org: Organization, entity: EntityMetadata, items: readonly Exp
     plans.set(item.navigation, (row) => {
       const id = row[entity.primaryIdAttribute];
       if (typeof id !== "string") return [];
-      const recs: Array<{ rec: StoredRecord; keys: unknown[] }> = [];
+      const recs: Ordered[] = [];
       for (const rid of org.store.idsWhereEquals(target.logicalName, rel.referencingAttribute, id)) {
         const rec = org.store.get(target.logicalName, rid);
-        if (rec && q.matches(rec.row)) recs.push({ rec, keys: q.readers.map((r) => r(rec.row)) });
+        if (rec && q.matches(rec.row)) recs.push(ordered(target, q, rec));
       }
       recs.sort(comparator(q));
       return recs.slice(0, item.top ?? MAX_PAGE_SIZE).map((r) => projectRow(org, target, r.rec.row, projection));
@@ -313,31 +349,35 @@ export function retrieveMultiple(ctx: ApiContext, entity: EntityMetadata, query:
   const cursor = tokenText !== null ? decodeSkipToken(tokenText, hash) : undefined;
 
   const cmp = comparator(q);
-  const matching: Array<{ rec: StoredRecord; keys: unknown[] }> = [];
-  for (const rec of candidates(org, entity, q.filter))
-    if (q.matches(rec.row)) matching.push({ rec, keys: q.readers.map((r) => r(rec.row)) });
+  let matching: Ordered[] = [];
+  for (const rec of candidates(org, entity, q.filter)) if (q.matches(rec.row)) matching.push(ordered(entity, q, rec));
   matching.sort(cmp);
-  let start = 0;
+  const total = matching.length;
   if (cursor) {
-    const pivot = { rec: { seq: cursor.s, row: {} }, keys: cursor.k };
-    start = matching.findIndex((m) => cmp(m, pivot) > 0);
-    if (start < 0) start = matching.length;
+    // After the last row's sort values, or equal to them with a greater primary key (without
+    // $orderby, after its insertion sequence); tied rows are not in primary-key order.
+    const after = (m: Ordered) => {
+      const c = compareKeys(q, m.keys, cursor.k);
+      if (c !== 0) return c > 0;
+      return q.order.length === 0 ? m.rec.seq > cursor.s : m.id > cursor.i;
+    };
+    matching = matching.filter(after);
   }
-  const page = top === 0 && prefer.maxPageSize === undefined ? [] : matching.slice(start, start + pageSize);
-  const more = paging && start + pageSize < matching.length;
+  const page = top === 0 && prefer.maxPageSize === undefined ? [] : matching.slice(0, pageSize);
+  const more = paging && pageSize < matching.length;
 
   const expandRows = projection.expand ? expander(org, entity, projection.expand, projection.annotate) : undefined;
   const body: Record<string, unknown> = {
     "@odata.context": `${ctx.apiUrl}/$metadata#${entity.entitySetName}${contextSelect ? `(${contextSelect.join(",")})` : ""}`,
   };
   if (query.get("$count") === "true") {
-    body["@odata.count"] = Math.min(matching.length, MAX_COUNT);
-    if (matching.length > MAX_COUNT) body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = true;
+    body["@odata.count"] = Math.min(total, MAX_COUNT);
+    if (total > MAX_COUNT) body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = true;
   }
   body.value = page.map((m) => projectRow(org, entity, m.rec.row, projection, expandRows));
   if (more) {
     const last = page[page.length - 1]!;
-    const next: Cursor = { q: hash, p: (cursor?.p ?? 1) + 1, s: last.rec.seq, k: last.keys.map(jsonKey) };
+    const next: Cursor = { q: hash, p: (cursor?.p ?? 1) + 1, s: last.rec.seq, i: last.id, k: last.keys.map(jsonKey) };
     const params = new URLSearchParams();
     for (const [k, v] of query) if (k !== "$skiptoken") params.append(k, v);
     params.append("$skiptoken", encodeSkipToken(next));
