@@ -136,8 +136,17 @@ export class Organization implements PlatformContext {
     else this.seedMinimum();
   }
 
+  private lastNow = 0;
+
+  /**
+   * Wall-clock epoch milliseconds, what clients compare `modifiedon` and `?since=` with, with a
+   * sub-millisecond fraction and never going backwards. (timeOrigin + performance.now() drifts from
+   * the wall clock in a long-lived process, by seconds on a VM whose clock is being corrected.)
+   */
   now(): number {
-    return performance.timeOrigin + performance.now();
+    const t = Date.now() + (performance.now() % 1);
+    this.lastNow = t > this.lastNow ? t : this.lastNow + 0.001;
+    return this.lastNow;
   }
 
   baseCurrencyId(): string | undefined {
