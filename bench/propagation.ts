@@ -1,7 +1,7 @@
 /**
  * Figure 1: propagation latency, both directions. From the emulator's commit of a change on one side
  * to the commit of the bridge's write on the other (both emulators stamp their commits with
- * performance.timeOrigin + performance.now(), in this process, so both ends are on one clock):
+ * the same wall clock (Date.now() with a sub-millisecond fraction), in this process, so both ends are on one clock):
  *
  *   PC→CRM  Microsoft edits a referral's notes (Partner Center commit, actor microsoft)
  *           → the bridge's write of that opportunity (Dataverse commit by the bridge's user)

@@ -10,13 +10,17 @@ export type Instant = InstantParts;
 
 const TICKS_PER_MS = 10_000;
 
-/** Strictly increasing instants from the monotonic clock (performance.timeOrigin + performance.now()). */
+/**
+ * Strictly increasing instants on the wall clock (Date.now(), which clients compare with), with a
+ * sub-millisecond fraction from performance.now(). timeOrigin + performance.now() drifts from the
+ * wall clock in a long-lived process, so a test comparing our times with Date.now() would flake.
+ */
 export class Clock {
   private lastTicks = -1;
   private lastMs = -1;
 
   now(): Instant {
-    const precise = performance.timeOrigin + performance.now();
+    const precise = Date.now() + (performance.now() % 1);
     let ms = Math.floor(precise);
     let ticks = Math.min(TICKS_PER_MS - 1, Math.floor((precise - ms) * TICKS_PER_MS));
     if (ms < this.lastMs || (ms === this.lastMs && ticks <= this.lastTicks)) {

@@ -79,7 +79,7 @@ export interface CommitEvent {
   readonly referralId: string;
   readonly engagementId: string;
   readonly eventName: Commit["eventName"];
-  /** Epoch ms with the sub-millisecond fraction (performance.timeOrigin + performance.now()). */
+  /** Epoch ms (wall clock) with a sub-millisecond fraction (clock.ts). */
   readonly at: number;
   readonly actor: Commit["actor"];
   readonly eTag: string;
