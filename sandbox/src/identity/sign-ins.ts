@@ -149,6 +149,11 @@ export class SignInService {
     return resource;
   }
 
+  /** What every sign-in starts with: pending, for this client, tenant and scope, until it expires. */
+  private pending(kind: SignIn["kind"], clientId: string, tenant: string, scope: string, resource: SignIn["resource"]) {
+    return { id: randomUUID(), kind, clientId, tenant, scope, resource, expiresAt: this.now() + this.lifetime * 1000, state: "pending" as const };
+  }
+
   // ---- device code -----------------------------------------------------------------------------
 
   startDeviceCode(params: { tenant: string; clientId?: string; scope?: string; verificationUri: string }) {
@@ -156,14 +161,7 @@ export class SignInService {
     const resource = this.requireResource(params.scope);
     const userCode = Array.from(randomBytes(9), (b) => USER_CODE_ALPHABET[b % USER_CODE_ALPHABET.length]).join("");
     const signIn: SignIn = {
-      id: randomUUID(),
-      kind: "device_code",
-      clientId,
-      tenant: params.tenant,
-      scope: params.scope as string,
-      resource,
-      expiresAt: this.now() + this.lifetime * 1000,
-      state: "pending",
+      ...this.pending("device_code", clientId, params.tenant, params.scope as string, resource),
       userCode,
       deviceCode: `DAQABAAEAAA${randomBytes(48).toString("base64url")}`,
     };
@@ -220,14 +218,7 @@ export class SignInService {
     if (params.codeChallenge !== undefined && (params.codeChallengeMethod ?? "plain") !== "S256")
       throw new TokenError("invalid_request", "AADSTS501491: Invalid code_challenge_method: only S256 is supported.");
     const signIn: SignIn = {
-      id: randomUUID(),
-      kind: "authorization_code",
-      clientId,
-      tenant: params.tenant,
-      scope: params.scope as string,
-      resource,
-      expiresAt: this.now() + this.lifetime * 1000,
-      state: "pending",
+      ...this.pending("authorization_code", clientId, params.tenant, params.scope as string, resource),
       redirectUri: params.redirectUri,
       responseMode,
       ...(params.state !== undefined ? { oauthState: params.state } : {}),
