@@ -4,24 +4,18 @@
  * refuses such a key in a URL. Runs as the bridge's least-privileged role.
  */
 import { randomUUID } from "node:crypto";
-import { SECURITY_ROLES } from "@cosell/contract";
-import { TokenService } from "@cosell/sandbox/src/identity";
-import { startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox/src/dataverse";
+import type { DataverseEmulator } from "@cosell/sandbox/src/dataverse";
 import { DataverseClient, keyUsableInUrl, recordPath } from "../src/dataverse/client";
 import { CrmGateway } from "../src/engine/crm";
+import { dataverseAsBridge } from "./support/dataverse-as-bridge";
 
-const RESOURCE = "https://org.crm.dynamics.com";
 let dv: DataverseEmulator;
 let crm: CrmGateway;
 
 beforeAll(async () => {
-  const tokens = new TokenService();
-  dv = await startDataverseEmulator({ tokens, resourceUrl: RESOURCE });
-  dv.provisionContract();
-  const appId = randomUUID();
-  dv.registerApplicationUser({ applicationId: appId, fullName: "cosell-bridge", roles: [SECURITY_ROLES.bridge.name] });
-  tokens.registerClient({ clientId: appId, clientSecret: "secret" });
-  const getToken = async () => tokens.clientCredentials({ clientId: appId, clientSecret: "secret", resource: RESOURCE }).accessToken;
+  const world = await dataverseAsBridge();
+  dv = world.dv;
+  const getToken = world.getToken;
   crm = new CrmGateway(new DataverseClient({ url: dv.url, getToken }));
 });
 afterAll(() => dv.close());

@@ -5,26 +5,21 @@
  * without a duplicate. Runs as the bridge's least-privileged role.
  */
 import { randomUUID } from "node:crypto";
-import { ALTERNATE_KEYS, SECURITY_ROLES } from "@cosell/contract";
-import { TokenService } from "@cosell/sandbox/src/identity";
-import { startDataverseEmulator, type DataverseEmulator } from "@cosell/sandbox/src/dataverse";
+import { ALTERNATE_KEYS } from "@cosell/contract";
+import type { DataverseEmulator } from "@cosell/sandbox/src/dataverse";
 import { DataverseClient } from "../src/dataverse/client";
 import { CrmGateway } from "../src/engine/crm";
+import { dataverseAsBridge } from "./support/dataverse-as-bridge";
 import { KeyIndexFailedError, KeyIndexPendingError } from "../src/engine/keys-ready";
 import { isRetryable } from "../src/http/errors";
 
-const RESOURCE = "https://org.crm.dynamics.com";
 let dv: DataverseEmulator;
 let gateway: () => CrmGateway;
 
 beforeAll(async () => {
-  const tokens = new TokenService();
-  dv = await startDataverseEmulator({ tokens, resourceUrl: RESOURCE });
-  dv.provisionContract();
-  const appId = randomUUID();
-  dv.registerApplicationUser({ applicationId: appId, fullName: "cosell-bridge", roles: [SECURITY_ROLES.bridge.name] });
-  tokens.registerClient({ clientId: appId, clientSecret: "secret" });
-  const getToken = async () => tokens.clientCredentials({ clientId: appId, clientSecret: "secret", resource: RESOURCE }).accessToken;
+  const world = await dataverseAsBridge();
+  dv = world.dv;
+  const getToken = world.getToken;
   gateway = () => new CrmGateway(new DataverseClient({ url: dv.url, getToken }));
 });
 afterAll(() => dv.close());
